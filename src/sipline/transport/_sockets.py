@@ -1,0 +1,54 @@
+"""Socket helpers shared by the transports: binding, address conversion."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+
+from sipline.sip import Address
+
+from ._base import TransportError
+from ._config import ListenSpec
+
+
+def bind_socket(spec: ListenSpec, kind: socket.SocketKind) -> socket.socket:
+    """A bound socket for ``spec``; IPv6 sockets are IPv6-only, so ``[::]`` and
+    ``0.0.0.0`` listeners can coexist on the same port."""
+    sock = socket.socket(spec.family, kind)
+    try:
+        if spec.family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((spec.host, spec.port))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def peer_address(transport: str, sockname: Any) -> Address:
+    """``Address`` for a socket address tuple (IPv4 2-tuple or IPv6 4-tuple)."""
+    return Address(transport, str(sockname[0]), int(sockname[1]))
+
+
+def canonical(address: Address) -> Address:
+    """The same address with the IP literal in compressed form (the key of the
+    connection table); raises ``TransportError`` for a host name (resolve first)."""
+    try:
+        host = ipaddress.ip_address(address.host.strip("[]")).compressed
+    except ValueError:
+        raise TransportError(f"{address}: host is not an IP address; resolve it first") from None
+    if host == address.host:
+        return address
+    return Address(address.transport, host, address.port)
+
+
+def is_ipv6(host: str) -> bool:
+    return ":" in host
+
+
+def sockaddr(address: Address) -> tuple[str, int]:
+    return canonical(address).host, address.port
