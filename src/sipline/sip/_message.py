@@ -1,0 +1,463 @@
+"""SIP requests and responses: the parser and the serializer (RFC 3261 §7).
+
+``parse_message`` splits the header section once, keeps the original bytes and
+validates the headers every element needs (Via, From, To, Call-ID, CSeq,
+Max-Forwards, Content-Length); other headers are parsed only when asked for.
+A message that is not modified serializes back to the exact bytes it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypeAlias
+
+from sipline.sip._errors import SipParseError
+from sipline.sip._headers import Headers, header_key
+from sipline.sip._uri import Uri, parse_uri
+from sipline.sip._views import (
+    CSeq,
+    NameAddress,
+    Via,
+    parse_content_type,
+    parse_cseq,
+    parse_name_addr,
+    parse_name_addr_list,
+    parse_uint,
+    parse_via_list,
+)
+
+SIP_VERSION = "SIP/2.0"
+_ENCODING = "utf-8"
+_ERRORS = "surrogateescape"  # any byte survives a decode/encode round trip
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~")
+# Headers that may appear once only (RFC 3261 §7.3.1: not comma-separated lists).
+_SINGLETONS = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
+
+
+def _is_token(text: str) -> bool:
+    return bool(text) and all(c in _TOKEN_CHARS for c in text)
+
+
+class _Message:
+    """What requests and responses share: headers, body, views, serialization."""
+
+    __slots__ = ("_cache", "_cache_version", "_orig", "_raw", "body", "headers", "version")
+
+    headers: Headers
+    body: bytes
+    version: str
+
+    def __init__(
+        self, headers: Iterable[tuple[str, str]] | Headers, body: bytes, version: str
+    ) -> None:
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.body = body
+        self.version = version
+        self._raw: bytes | None = None
+        self._orig: tuple[Any, ...] = ()
+        self._cache: dict[str, Any] = {}
+        self._cache_version = -1
+
+    # -- serialization --------------------------------------------------------------
+    def _start_line(self) -> str:
+        raise NotImplementedError
+
+    def _identity(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def _unmodified(self) -> bool:
+        orig = self._orig
+        current = self._identity()
+        return (
+            self._raw is not None
+            and self.headers.version == 0
+            and len(orig) == len(current)
+            and all(a is b for a, b in zip(orig, current, strict=True))
+        )
+
+    def __bytes__(self) -> bytes:
+        if self._unmodified():
+            assert self._raw is not None
+            return self._raw
+        body = self.body
+        lines = [self._start_line()]
+        length_written = False
+        for name, value in self.headers:
+            if header_key(name) == "content-length":
+                if length_written:
+                    continue
+                value = str(len(body))
+                length_written = True
+            lines.append(f"{name}: {value}")
+        if not length_written:
+            lines.append(f"Content-Length: {len(body)}")
+        lines.append("")
+        lines.append("")
+        return "\r\n".join(lines).encode(_ENCODING, _ERRORS) + body
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Message)
+        return (
+            self._start_line() == other._start_line()
+            and self.headers == other.headers
+            and self.body == other.body
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- typed views ------------------------------------------------------------------
+    def _cached(self) -> dict[str, Any]:
+        if self._cache_version != self.headers.version:
+            self._cache.clear()
+            self._cache_version = self.headers.version
+        return self._cache
+
+    def _single(self, key: str) -> str:
+        values = self.headers.get_all(key)
+        if not values:
+            raise SipParseError(f"missing {_DISPLAY_NAMES[key]} header", header=_DISPLAY_NAMES[key])
+        if len(values) > 1:
+            raise SipParseError(
+                f"more than one {_DISPLAY_NAMES[key]} header", header=_DISPLAY_NAMES[key]
+            )
+        return values[0]
+
+    @property
+    def vias(self) -> list[Via]:
+        cache = self._cached()
+        vias: list[Via] | None = cache.get("via")
+        if vias is None:
+            vias = []
+            for value in self.headers.get_all("via"):
+                vias.extend(parse_via_list(value))
+            cache["via"] = vias
+        return vias
+
+    @property
+    def top_via(self) -> Via:
+        vias = self.vias
+        if not vias:
+            raise SipParseError("missing Via header", header="Via")
+        return vias[0]
+
+    @property
+    def from_(self) -> NameAddress:
+        cache = self._cached()
+        value: NameAddress | None = cache.get("from")
+        if value is None:
+            value = cache["from"] = parse_name_addr(self._single("from"), header="From")
+        return value
+
+    @property
+    def to(self) -> NameAddress:
+        cache = self._cached()
+        value: NameAddress | None = cache.get("to")
+        if value is None:
+            value = cache["to"] = parse_name_addr(self._single("to"), header="To")
+        return value
+
+    @property
+    def call_id(self) -> str:
+        cache = self._cached()
+        value: str | None = cache.get("call-id")
+        if value is None:
+            value = self._single("call-id")
+            if not value or " " in value or "\t" in value:
+                raise SipParseError(f"invalid Call-ID {value!r}", header="Call-ID")
+            cache["call-id"] = value
+        return value
+
+    @property
+    def cseq(self) -> CSeq:
+        cache = self._cached()
+        value: CSeq | None = cache.get("cseq")
+        if value is None:
+            value = cache["cseq"] = parse_cseq(self._single("cseq"))
+        return value
+
+    @property
+    def max_forwards(self) -> int | None:
+        cache = self._cached()
+        if "max-forwards" not in cache:
+            values = self.headers.get_all("max-forwards")
+            if len(values) > 1:
+                raise SipParseError("more than one Max-Forwards header", header="Max-Forwards")
+            cache["max-forwards"] = (
+                parse_uint(values[0], header="Max-Forwards", maximum=255) if values else None
+            )
+        result: int | None = cache["max-forwards"]
+        return result
+
+    @property
+    def contacts(self) -> list[NameAddress]:
+        return self._name_addr_list("contact", "Contact")
+
+    @property
+    def routes(self) -> list[NameAddress]:
+        return self._name_addr_list("route", "Route")
+
+    @property
+    def record_routes(self) -> list[NameAddress]:
+        return self._name_addr_list("record-route", "Record-Route")
+
+    def _name_addr_list(self, key: str, header: str) -> list[NameAddress]:
+        cache = self._cached()
+        value: list[NameAddress] | None = cache.get(key)
+        if value is None:
+            value = []
+            for line in self.headers.get_all(key):
+                value.extend(parse_name_addr_list(line, header=header))
+            cache[key] = value
+        return value
+
+    @property
+    def expires(self) -> int | None:
+        value = self.headers.get("expires")
+        return None if value is None else parse_uint(value, header="Expires")
+
+    @property
+    def content_type(self) -> str | None:
+        value = self.headers.get("content-type")
+        return None if value is None else parse_content_type(value).media_type
+
+    @property
+    def is_request(self) -> bool:
+        return isinstance(self, Request)
+
+    def validate(self) -> None:
+        """Parse the headers every SIP element relies on; raise ``SipParseError``."""
+        headers = self.headers
+        for key in _SINGLETONS:
+            if headers.count(key) > 1:
+                values = set(headers.get_all(key))
+                if len(values) > 1 or key != "content-length":
+                    name = _DISPLAY_NAMES[key]
+                    raise SipParseError(f"more than one {name} header", header=name)
+        if not self.vias:
+            raise SipParseError("missing Via header", header="Via")
+        self.from_  # noqa: B018 - parsing is the point
+        self.to  # noqa: B018
+        self.call_id  # noqa: B018
+        self.cseq  # noqa: B018
+        self.max_forwards  # noqa: B018
+
+
+_DISPLAY_NAMES = {
+    "via": "Via",
+    "from": "From",
+    "to": "To",
+    "call-id": "Call-ID",
+    "cseq": "CSeq",
+    "max-forwards": "Max-Forwards",
+    "content-length": "Content-Length",
+}
+
+
+class Request(_Message):
+    """A SIP request: method, Request-URI, headers and body."""
+
+    __slots__ = ("method", "uri")
+
+    def __init__(
+        self,
+        method: str,
+        uri: str,
+        headers: Iterable[tuple[str, str]] | Headers = (),
+        body: bytes = b"",
+        *,
+        version: str = SIP_VERSION,
+    ) -> None:
+        super().__init__(headers, body, version)
+        self.method = method
+        self.uri = uri
+
+    def _start_line(self) -> str:
+        return f"{self.method} {self.uri} {self.version}"
+
+    def _identity(self) -> tuple[Any, ...]:
+        return (self.method, self.uri, self.version, self.body, self.headers)
+
+    @property
+    def request_uri(self) -> Uri:
+        """The Request-URI, parsed (raises ``SipParseError`` when malformed)."""
+        cache = self._cached()
+        value: Uri | None = cache.get("ruri")
+        if value is None or cache.get("ruri-text") is not self.uri:
+            value = cache["ruri"] = parse_uri(self.uri)
+            cache["ruri-text"] = self.uri
+        return value
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri}>"
+
+
+class Response(_Message):
+    """A SIP response: status code, reason phrase, headers and body."""
+
+    __slots__ = ("reason", "status_code")
+
+    def __init__(
+        self,
+        status_code: int,
+        reason: str,
+        headers: Iterable[tuple[str, str]] | Headers = (),
+        body: bytes = b"",
+        *,
+        version: str = SIP_VERSION,
+    ) -> None:
+        super().__init__(headers, body, version)
+        self.status_code = status_code
+        self.reason = reason
+
+    def _start_line(self) -> str:
+        return f"{self.version} {self.status_code} {self.reason}"
+
+    def _identity(self) -> tuple[Any, ...]:
+        return (self.status_code, self.reason, self.version, self.body, self.headers)
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status_code} {self.reason}>"
+
+
+Message: TypeAlias = Request | Response
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+
+def _split_head(data: bytes) -> tuple[int, int, int, bool]:
+    """Locate the header section: (start, end of headers, start of body, LF-only)."""
+    start = 0
+    # RFC 3261 §7.5: CRLFs before the start line are ignored.
+    while data.startswith(b"\r\n", start):
+        start += 2
+    end = data.find(b"\r\n\r\n", start)
+    if end >= 0:
+        return start, end, end + 4, False
+    # Bare-LF messages (hand-made dumps, some logs): accepted when no CRLF is used.
+    end = data.find(b"\n\n", start)
+    if end >= 0 and b"\r\n" not in data[start:end]:
+        return start, end, end + 2, True
+    if data.endswith(b"\r\n") and len(data) > start + 2:
+        # The RFC 4475 archive copies of some torture messages lack the empty line
+        # that ends the header section: a datagram that ends right after a header
+        # line is taken as a message without a body.
+        return start, len(data) - 2, len(data), False
+    if not data[start:].strip():
+        raise SipParseError("empty message")
+    raise SipParseError("the header section does not end with an empty line (CRLF CRLF)")
+
+
+def _header_lines(head: str, lf_only: bool) -> list[tuple[str, str]]:
+    lines = head.split("\n" if lf_only else "\r\n")
+    if "\n" in head and not lf_only:
+        for line in lines:
+            if "\n" in line or "\r" in line:
+                raise SipParseError("bare CR or LF inside a header line")
+    items: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            raise SipParseError("empty line inside the header section")
+        first = line[0]
+        if first == " " or first == "\t":
+            # Folded continuation line (RFC 3261 §7.3.1): joins the previous value.
+            if not items:
+                raise SipParseError("the first header line starts with white space")
+            name, value = items[-1]
+            folded = line.strip(" \t")
+            items[-1] = (name, f"{value} {folded}" if value else folded)
+            continue
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise SipParseError(f"header line without a colon: {line[:60]!r}")
+        items.append((name.rstrip(" \t"), value.strip(" \t")))
+    return items
+
+
+def _start_line(first: str) -> Request | Response:
+    if first.startswith("SIP/"):
+        parts = first.split(" ", 2)
+        if len(parts) < 2:
+            raise SipParseError(f"invalid status line {first[:80]!r}")
+        version, code = parts[0], parts[1]
+        reason = parts[2] if len(parts) == 3 else ""
+        if len(code) != 3 or not code.isdigit() or not code.isascii():
+            raise SipParseError(f"invalid status code {code[:20]!r}: must be 3 digits")
+        status = int(code)
+        if status < 100:
+            raise SipParseError(f"invalid status code {status}: must be 100 to 699")
+        _check_version(version)
+        return Response(status, reason, version=version)
+    parts = first.split(" ")
+    if len(parts) != 3:
+        if len(parts) > 3 and "" in parts:
+            raise SipParseError("extra white space in the request line")
+        raise SipParseError(
+            f"invalid request line {first[:80]!r}: expected 'METHOD Request-URI SIP/2.0'"
+        )
+    method, uri, version = parts
+    if not _is_token(method):
+        raise SipParseError(f"invalid method {method[:40]!r}")
+    if not uri or uri.startswith("<"):
+        raise SipParseError(f"invalid Request-URI {uri[:80]!r}")
+    _check_version(version)
+    return Request(method, uri, version=version)
+
+
+def _check_version(version: str) -> None:
+    # Any SIP/x.y parses; the element answers 505 to a version it does not speak.
+    name, slash, number = version.partition("/")
+    major, dot, minor = number.partition(".")
+    if name.upper() != "SIP" or not slash or not dot or not major.isdigit() or not minor.isdigit():
+        raise SipParseError(f"invalid SIP version {version[:20]!r}")
+
+
+def _content_length(message: Request | Response, available: int) -> int:
+    values = message.headers.get_all("content-length")
+    if not values:
+        return available  # RFC 3261 §18.3: over UDP the body runs to the datagram's end.
+    if len(set(values)) > 1:
+        raise SipParseError("conflicting Content-Length headers", header="Content-Length")
+    text = values[0]
+    if not text.isdigit() or not text.isascii():
+        raise SipParseError(f"invalid Content-Length {text[:20]!r}", header="Content-Length")
+    length = int(text)
+    if length > available:
+        raise SipParseError(
+            f"Content-Length {length} is larger than the {available} bytes of body received",
+            header="Content-Length",
+        )
+    return length
+
+
+def parse_message(data: bytes) -> Request | Response:
+    """Parse one SIP message from ``data`` (one datagram, or one framed message).
+
+    Raises ``SipParseError`` (with a reason and, where known, the header at
+    fault) on any malformed input, and nothing else.  Octets after the body that
+    Content-Length announces are ignored (RFC 3261 §18.3).
+    """
+    try:
+        return _parse(bytes(data))
+    except SipParseError:
+        raise
+    except (ValueError, IndexError, UnicodeError, OverflowError, TypeError) as exc:
+        raise SipParseError(f"malformed message ({exc})") from None
+
+
+def _parse(data: bytes) -> Request | Response:
+    start, head_end, body_start, lf_only = _split_head(data)
+    head = data[start:head_end].decode(_ENCODING, _ERRORS)
+    newline = "\n" if lf_only else "\r\n"
+    first, _, _ = head.partition(newline)
+    message = _start_line(first)
+    message.headers = Headers(_header_lines(head, lf_only))
+    length = _content_length(message, len(data) - body_start)
+    end = body_start + length
+    message.body = data[body_start:end]
+    message.validate()
+    message._raw = data if start == 0 and end == len(data) else data[start:end]
+    message._orig = message._identity()
+    return message
