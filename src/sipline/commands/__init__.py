@@ -11,6 +11,10 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from sipline.commands import message
+
 Register = Callable[["argparse._SubParsersAction[Any]"], None]
 
-COMMANDS: list[Register] = []
+COMMANDS: list[Register] = [
+    message.register,
+]
