@@ -1,0 +1,473 @@
+"""Typed views of header values: Via, name-addr (From/To/Contact/Route), CSeq, ...
+
+Each ``parse_*`` function takes one header value (already unfolded, or with folds
+still in it) and returns immutable objects; on bad input it raises only
+:class:`SipParseError` with ``header`` set.  The common simple forms go through
+one precompiled regular expression; odd ones fall back to a stricter, slower path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from sipline.sip._errors import SipParseError
+from sipline.sip._params import (
+    QUOTED_STRING,
+    TOKEN_CHARS,
+    Params,
+    is_token,
+    quote_string,
+    split_top_level,
+    unquote_string,
+)
+from sipline.sip._uri import AbsoluteUri, Uri, parse_uri
+
+__all__ = [
+    "CSeq",
+    "ContentType",
+    "NameAddress",
+    "Reason",
+    "Via",
+    "parse_content_type",
+    "parse_cseq",
+    "parse_name_addr",
+    "parse_name_addr_list",
+    "parse_reason_list",
+    "parse_token_list",
+    "parse_uint",
+    "parse_via_list",
+]
+
+_T = f"[{TOKEN_CHARS}]+"
+_LWS = r"[ \t\r\n]*"
+_LWS1 = r"[ \t\r\n]+"
+_HOST = r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+"
+_SIMPLE_PARAMS = f"(?:;{_T}(?:=[{TOKEN_CHARS}:\\[\\]]+)?)*"
+_SIMPLE_PARAM_RE = re.compile(f";({_T})(?:=([{TOKEN_CHARS}:\\[\\]]+))?")
+_HOSTNAME_RE = re.compile(
+    r"[A-Za-z0-9_](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?)*\.?"
+)
+_IPV4_RE = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
+
+
+def _simple_params(text: str) -> Params:
+    """Params of a string already matched by ``_SIMPLE_PARAMS`` (no LWS, no quotes)."""
+    if not text:
+        return _NO_PARAMS
+    return Params._from_tuples(
+        tuple([(n, v) if v else (n, None) for n, v in _SIMPLE_PARAM_RE.findall(text)])
+    )
+
+
+_NO_PARAMS = Params()
+
+
+def parse_uint(text: str, *, header: str, maximum: int = 2**32 - 1) -> int:
+    """A decimal integer (leading zeros allowed, LWS around stripped) not above ``maximum``."""
+    digits = text.strip(" \t\r\n")
+    if not digits.isascii() or not digits.isdigit():
+        raise SipParseError(f"{header} is not a number: {text.strip()[:40]!r}", header=header)
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(maximum)) or int(significant or "0") > maximum:
+        raise SipParseError(f"{header} value out of range: {digits[:40]}", header=header)
+    return int(significant or "0")
+
+
+# --------------------------------------------------------------------------- Via
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    """One Via value (RFC 3261 §20.42); ``host`` holds IPv6 addresses without brackets."""
+
+    transport: str
+    host: str
+    port: int | None = None
+    params: Params = field(default_factory=Params)
+    protocol: str = "SIP/2.0"
+
+    @property
+    def host_ref(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
+    def sent_by(self) -> str:
+        return self.host_ref if self.port is None else f"{self.host_ref}:{self.port}"
+
+    @property
+    def branch(self) -> str | None:
+        return self.params.get("branch")
+
+    @property
+    def received(self) -> str | None:
+        value = self.params.get("received")
+        if value is not None and value.startswith("[") and value.endswith("]"):
+            return value[1:-1]
+        return value
+
+    @property
+    def has_rport(self) -> bool:
+        return "rport" in self.params
+
+    @property
+    def rport(self) -> int | None:
+        """The rport value (RFC 3581); ``None`` when absent or a bare ``;rport`` flag."""
+        value = self.params.get("rport")
+        return None if value is None else parse_uint(value, header="Via", maximum=65535)
+
+    @property
+    def maddr(self) -> str | None:
+        return self.params.get("maddr")
+
+    @property
+    def ttl(self) -> int | None:
+        value = self.params.get("ttl")
+        return None if value is None else parse_uint(value, header="Via", maximum=255)
+
+    def with_param(self, name: str, value: str | None) -> Via:
+        return dataclasses.replace(self, params=self.params.with_(name, value))
+
+    def without_param(self, name: str) -> Via:
+        return dataclasses.replace(self, params=self.params.without(name))
+
+    def __str__(self) -> str:
+        return f"{self.protocol}/{self.transport} {self.sent_by}{self.params}"
+
+
+_VIA_FAST_RE = re.compile(
+    f"SIP/2\\.0/([A-Za-z]+) ([A-Za-z0-9.\\-]+)(?::([0-9]{{1,5}}))?({_SIMPLE_PARAMS})"
+)
+# via-parm = sent-protocol LWS sent-by *( SEMI via-params ), with SLASH, COLON and
+# SEMI allowing LWS on both sides (§25.1).
+_VIA_RE = re.compile(
+    f"{_LWS}({_T}){_LWS}/{_LWS}({_T}){_LWS}/{_LWS}({_T}){_LWS1}({_HOST})"
+    f"(?:{_LWS}:{_LWS}([0-9]+))?(.*)",
+    re.DOTALL,
+)
+
+
+def parse_via_list(text: str) -> list[Via]:
+    """All Via values of one header line (comma-separated, RFC 3261 §7.3.1)."""
+    if "," not in text:
+        return [_parse_via(text)]
+    parts = split_top_level(text)
+    return [_parse_via(part) for part in parts]
+
+
+def _parse_via(text: str) -> Via:
+    m = _VIA_FAST_RE.fullmatch(text)
+    if m is not None:
+        transport, host, port, params = m.groups()
+        if _IPV4_RE.fullmatch(host) is None or _check_ipv4(host):
+            return Via(
+                transport.upper(),
+                host,
+                None if port is None else _port(port, "Via"),
+                _simple_params(params),
+            )
+    return _parse_via_slow(text)
+
+
+def _parse_via_slow(text: str) -> Via:
+    m = _VIA_RE.fullmatch(text)
+    if m is None:
+        raise SipParseError(f"malformed Via: {text.strip()[:60]!r}", header="Via")
+    name, version, transport, host, port, params = m.groups()
+    return Via(
+        transport.upper(),
+        _check_host(host, "Via"),
+        None if port is None else _port(port, "Via"),
+        Params.parse(params, header="Via"),
+        f"{name.upper()}/{version}",
+    )
+
+
+def _port(text: str, header: str) -> int:
+    return parse_uint(text, header=header, maximum=65535)
+
+
+def _check_ipv4(host: str) -> bool:
+    m = _IPV4_RE.fullmatch(host)
+    return m is not None and all(int(octet) <= 255 for octet in m.groups())
+
+
+def _check_host(host: str, header: str) -> str:
+    """Validate a sent-by host; IPv6 references lose their brackets."""
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise SipParseError(f"bad IPv6 reference in {header}: {host}", header=header) from None
+        return host[1:-1]
+    if _IPV4_RE.fullmatch(host):
+        if not _check_ipv4(host):
+            raise SipParseError(f"bad IPv4 address in {header}: {host}", header=header)
+    elif _HOSTNAME_RE.fullmatch(host) is None:
+        raise SipParseError(f"bad host name in {header}: {host[:60]}", header=header)
+    return host
+
+
+# --------------------------------------------------------------------- name-addr
+
+_STAR_URI = AbsoluteUri("*", "")
+
+
+@dataclass(frozen=True, slots=True)
+class NameAddress:
+    """A name-addr or addr-spec with its header parameters (RFC 3261 §20.10, §20.20).
+
+    ``display_name`` is the unquoted text; ``is_star`` marks the ``Contact: *`` of a
+    REGISTER that removes every binding.
+    """
+
+    uri: Uri
+    display_name: str | None = None
+    params: Params = field(default_factory=Params)
+    is_star: bool = False
+
+    @property
+    def tag(self) -> str | None:
+        return self.params.get("tag")
+
+    @property
+    def expires(self) -> int | None:
+        """The ``expires`` contact parameter; values above 2**32-1 are clamped to it."""
+        value = self.params.get("expires")
+        if value is None:
+            return None
+        try:
+            return parse_uint(value, header="Contact")
+        except SipParseError:
+            if value.isascii() and value.isdigit():  # §10.2.1.1: too big means "very long"
+                return 2**32 - 1
+            raise
+
+    @property
+    def q(self) -> float | None:
+        """The ``q`` contact parameter (qvalue, 0 to 1, RFC 3261 §20.10)."""
+        value = self.params.get("q")
+        if value is None:
+            return None
+        if re.fullmatch(r"[01](?:\.[0-9]{0,3})?", value) is None or float(value) > 1.0:
+            raise SipParseError(f"bad q value in Contact: {value[:20]!r}", header="Contact")
+        return float(value)
+
+    def with_param(self, name: str, value: str | None) -> NameAddress:
+        return dataclasses.replace(self, params=self.params.with_(name, value))
+
+    def without_param(self, name: str) -> NameAddress:
+        return dataclasses.replace(self, params=self.params.without(name))
+
+    def __str__(self) -> str:
+        if self.is_star:
+            return "*"
+        if self.display_name is not None:
+            return f"{quote_string(self.display_name)} <{self.uri}>{self.params}"
+        return f"<{self.uri}>{self.params}"
+
+
+_NAME_ADDR_FAST_RE = re.compile(
+    f'(?:"([^"\\\\\\r\\n]*)" ?|({_T}) ?)?<([^<>\\s"]+)>({_SIMPLE_PARAMS})'
+)
+_ADDR_SPEC_FAST_RE = re.compile(f'([^<>\\s";?,]+)({_SIMPLE_PARAMS})')
+_QUOTED_RE = re.compile(QUOTED_STRING)
+_DISPLAY_TOKENS_RE = re.compile(f"{_T}(?:{_LWS1}{_T})*")
+_LWS_RE = re.compile(_LWS)
+
+
+def parse_name_addr(text: str, header: str = "To") -> NameAddress:
+    """Parse ``"Name" <uri>;params``, ``Name <uri>;params`` or ``uri;params``.
+
+    In the addr-spec form (no ``<>``) everything after the first ``;`` is a header
+    parameter, not a URI parameter (RFC 3261 §20.10).
+    """
+    m = _NAME_ADDR_FAST_RE.fullmatch(text)
+    if m is not None:
+        quoted, token, uri, params = m.groups()
+        return NameAddress(
+            _uri(uri, header), token if quoted is None else quoted, _simple_params(params)
+        )
+    m = _ADDR_SPEC_FAST_RE.fullmatch(text)
+    if m is not None:
+        return NameAddress(_uri(m.group(1), header), None, _simple_params(m.group(2)))
+    return _parse_name_addr_slow(text, header)
+
+
+def _uri(text: str, header: str) -> Uri:
+    try:
+        return parse_uri(text)
+    except SipParseError as exc:
+        raise SipParseError(f"{exc.reason} in {header}", header=header) from None
+
+
+def _parse_name_addr_slow(text: str, header: str) -> NameAddress:
+    stripped = text.strip(" \t\r\n")
+    display: str | None = None
+    if stripped.startswith('"'):
+        m = _QUOTED_RE.match(stripped)
+        if m is None:
+            raise SipParseError(f"unterminated quoted display name in {header}", header=header)
+        display = unquote_string(m.group(0))
+        rest = stripped[m.end() :].lstrip(" \t\r\n")
+        if not rest.startswith("<"):
+            raise SipParseError(f"expected <URI> after display name in {header}", header=header)
+    else:
+        lt = stripped.find("<")
+        if lt < 0:
+            return _parse_addr_spec(stripped, header)
+        name = stripped[:lt].rstrip(" \t\r\n")
+        if name:
+            if _DISPLAY_TOKENS_RE.fullmatch(name) is None:
+                raise SipParseError(f"bad unquoted display name in {header}", header=header)
+            display = " ".join(name.split())
+        rest = stripped[lt:]
+    gt = rest.find(">")
+    if gt < 0:
+        raise SipParseError(f"missing '>' in {header}", header=header)
+    uri_text = rest[1:gt]
+    if uri_text != uri_text.strip(" \t\r\n"):
+        raise SipParseError(f"LWS inside <URI> in {header}", header=header)
+    return NameAddress(_uri(uri_text, header), display, Params.parse(rest[gt + 1 :], header=header))
+
+
+def _parse_addr_spec(text: str, header: str) -> NameAddress:
+    semi = text.find(";")
+    uri_text = text if semi < 0 else text[:semi]
+    uri_text = uri_text.rstrip(" \t\r\n")
+    # §20.10: a URI holding ",", "?" or ";" must be in <> (so ";" starts header params).
+    if not uri_text or "?" in uri_text or "," in uri_text:
+        raise SipParseError(f"malformed address in {header}: {text[:60]!r}", header=header)
+    params = "" if semi < 0 else text[semi:]
+    return NameAddress(_uri(uri_text, header), None, Params.parse(params, header=header))
+
+
+def parse_name_addr_list(text: str, header: str = "Contact") -> list[NameAddress]:
+    """Contact / Route / Record-Route values; ``*`` gives one star NameAddress."""
+    parts = [text] if "," not in text else split_top_level(text)
+    if len(parts) == 1 and parts[0].strip(" \t\r\n") == "*":
+        return [NameAddress(_STAR_URI, is_star=True)]
+    result: list[NameAddress] = []
+    for part in parts:
+        if not part.strip(" \t\r\n"):
+            raise SipParseError(f"empty element in {header} list", header=header)
+        result.append(parse_name_addr(part, header))
+    return result
+
+
+# -------------------------------------------------------------------------- CSeq
+
+
+@dataclass(frozen=True, slots=True)
+class CSeq:
+    """CSeq (RFC 3261 §20.16): sequence number and method."""
+
+    number: int
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.method}"
+
+
+_CSEQ_FAST_RE = re.compile(f"([0-9]{{1,10}}) ({_T})")
+_CSEQ_RE = re.compile(f"{_LWS}([0-9]+){_LWS1}({_T}){_LWS}")
+_CSEQ_MAX = 2**32 - 1
+
+
+def parse_cseq(text: str) -> CSeq:
+    """Parse ``1 INVITE``; the number must fit 32 bits unsigned (RFC 3261 §20.16)."""
+    m = _CSEQ_FAST_RE.fullmatch(text) or _CSEQ_RE.fullmatch(text)
+    if m is None:
+        raise SipParseError(f"malformed CSeq: {text.strip()[:40]!r}", header="CSeq")
+    return CSeq(parse_uint(m.group(1), header="CSeq", maximum=_CSEQ_MAX), m.group(2))
+
+
+# ----------------------------------------------------------------- Content-Type
+
+
+@dataclass(frozen=True, slots=True)
+class ContentType:
+    """A media type (RFC 3261 §20.15): lower-case ``type/subtype`` and parameters."""
+
+    media_type: str
+    params: Params = field(default_factory=Params)
+
+    @property
+    def charset(self) -> str | None:
+        return self.params.get_unquoted("charset")
+
+    @property
+    def boundary(self) -> str | None:
+        return self.params.get_unquoted("boundary")
+
+    def __str__(self) -> str:
+        return f"{self.media_type}{self.params}"
+
+
+_MEDIA_TYPE_RE = re.compile(f"{_LWS}({_T}){_LWS}/{_LWS}({_T})(.*)", re.DOTALL)
+
+
+def parse_content_type(text: str) -> ContentType:
+    m = _MEDIA_TYPE_RE.fullmatch(text)
+    if m is None:
+        raise SipParseError(f"malformed Content-Type: {text.strip()[:60]!r}", header="Content-Type")
+    media_type = f"{m.group(1)}/{m.group(2)}".lower()
+    return ContentType(media_type, Params.parse(m.group(3), header="Content-Type"))
+
+
+# ----------------------------------------------------------------------- Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One Reason value (RFC 3326): ``Q.850;cause=16;text="NORMAL_CLEARING"``."""
+
+    protocol: str
+    cause: int | None = None
+    text: str | None = None
+    params: Params = field(default_factory=Params)
+
+    def __str__(self) -> str:
+        return f"{self.protocol}{self.params}"
+
+
+_REASON_RE = re.compile(f"{_LWS}({_T})(.*)", re.DOTALL)
+
+
+def parse_reason_list(text: str) -> list[Reason]:
+    reasons: list[Reason] = []
+    for part in split_top_level(text):
+        m = _REASON_RE.fullmatch(part)
+        if m is None:
+            raise SipParseError(f"malformed Reason: {part[:60]!r}", header="Reason")
+        params = Params.parse(m.group(2), header="Reason")
+        cause_text = params.get("cause")
+        cause = None if cause_text is None else parse_uint(cause_text, header="Reason")
+        reasons.append(Reason(m.group(1), cause, params.get_unquoted("text"), params))
+    return reasons
+
+
+def reason_value(protocol: str, cause: int, text: str | None = None) -> Reason:
+    """Build a Reason (e.g. ``reason_value("SIP", 200, "Call completed elsewhere")``)."""
+    params = Params([("cause", str(cause))])
+    if text is not None:
+        params = params.with_("text", quote_string(text))
+    return Reason(protocol, cause, text, params)
+
+
+# ------------------------------------------------------------------ token lists
+
+
+def parse_token_list(text: str, header: str = "Supported") -> list[str]:
+    """Allow / Supported / Require / Proxy-Require values; empty elements are skipped."""
+    tokens: list[str] = []
+    for part in text.split(","):
+        item = part.strip(" \t\r\n")
+        if not item:
+            continue
+        if not is_token(item):
+            raise SipParseError(f"bad token {item[:40]!r} in {header}", header=header)
+        tokens.append(item)
+    return tokens
