@@ -35,6 +35,9 @@ class BadMessage:
     error: SipParseError
     data: bytes
 
+    def __bytes__(self) -> bytes:
+        return self.data
+
 
 #: Called with each inbound message: ``(message, source, local)`` where ``source`` is the
 #: peer and ``local`` the ``local_address`` of the listener that received it.
@@ -57,6 +60,7 @@ class TraceSink(Protocol):
         remote: Address,
         timestamp: float,
         data: bytes,
+        /,
     ) -> None: ...
 
 

@@ -11,6 +11,7 @@ import asyncio
 import ipaddress
 import socket
 import ssl
+from typing import cast
 
 from sipline.sip import Address, SipParseError, StreamFramer
 
@@ -35,8 +36,7 @@ class Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol --------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport = cast(asyncio.Transport, transport)
         self.remote = peer_address(self.owner.kind, transport.get_extra_info("peername"))
         self.local = peer_address(self.owner.kind, transport.get_extra_info("sockname"))
         self.touch()

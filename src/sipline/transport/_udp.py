@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any
+from typing import Any, cast
 
 from sipline.sip import Address, SipParseError, parse_message
 
@@ -41,8 +41,8 @@ class UdpTransport(asyncio.DatagramProtocol):
         return self._local
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        # uvloop's and asyncio's datagram transports do not subclass DatagramTransport.
+        self._transport = transport = cast(asyncio.DatagramTransport, transport)
         host, port = transport.get_extra_info("sockname")[:2]
         self._local = Address("udp", host, port)
 
