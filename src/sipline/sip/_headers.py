@@ -44,6 +44,7 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 # Spelling -> canonical key; bounded so hostile peers cannot grow it forever.
 _KEY_CACHE: dict[str, str] = {}
 _KEY_CACHE_LIMIT = 4096
+_EMPTY: list[int] = []
 
 
 def header_key(name: str) -> str:
@@ -78,14 +79,28 @@ class Headers:
         self.version = 0
 
     # -- look-ups -----------------------------------------------------------------
-    def _positions(self, name: str) -> list[int]:
+    def index(self) -> dict[str, list[int]]:
+        """Canonical key -> positions of its lines (built once, on first use)."""
         index = self._index
         if index is None:
             index = {}
             for position, (item_name, _) in enumerate(self._items):
-                index.setdefault(header_key(item_name), []).append(position)
+                key = _KEY_CACHE.get(item_name) or header_key(item_name)
+                positions = index.get(key)
+                if positions is None:
+                    index[key] = [position]
+                else:
+                    positions.append(position)
             self._index = index
-        return index.get(header_key(name), [])
+        return index
+
+    def _positions(self, name: str) -> list[int]:
+        index = self._index if self._index is not None else self.index()
+        # Internal callers pass canonical keys: try them before normalising.
+        found = index.get(name)
+        if found is not None:
+            return found
+        return index.get(header_key(name), _EMPTY)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The value of the first header line called ``name``."""

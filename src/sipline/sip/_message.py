@@ -8,6 +8,7 @@ A message that is not modified serializes back to the exact bytes it came from.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, TypeAlias
 
@@ -29,13 +30,15 @@ from sipline.sip._views import (
 SIP_VERSION = "SIP/2.0"
 _ENCODING = "utf-8"
 _ERRORS = "surrogateescape"  # any byte survives a decode/encode round trip
-_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~")
 # Headers that may appear once only (RFC 3261 §7.3.1: not comma-separated lists).
 _SINGLETONS = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
 
 
+_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+
+
 def _is_token(text: str) -> bool:
-    return bool(text) and all(c in _TOKEN_CHARS for c in text)
+    return _TOKEN_RE.fullmatch(text) is not None
 
 
 class _Message:
@@ -229,8 +232,10 @@ class _Message:
     def validate(self) -> None:
         """Parse the headers every SIP element relies on; raise ``SipParseError``."""
         headers = self.headers
+        index = headers.index()
         for key in _SINGLETONS:
-            if headers.count(key) > 1:
+            positions = index.get(key)
+            if positions is not None and len(positions) > 1:
                 values = set(headers.get_all(key))
                 if len(values) > 1 or key != "content-length":
                     name = _DISPLAY_NAMES[key]
@@ -351,7 +356,21 @@ def _split_head(data: bytes) -> tuple[int, int, int, bool]:
 
 
 def _header_lines(head: str, lf_only: bool) -> list[tuple[str, str]]:
-    lines = head.split("\n" if lf_only else "\r\n")
+    newline = "\n" if lf_only else "\r\n"
+    if (
+        f"{newline} " not in head
+        and f"{newline}\t" not in head
+        and "\r" not in head.replace("\r\n", "")
+    ):
+        # Fast path: no folded lines, no stray CR.
+        lines = head.split(newline)
+        del lines[0]
+        parts = [line.partition(":") for line in lines]
+        for name, colon, _ in parts:
+            if not colon:
+                raise SipParseError(f"header line without a colon: {name[:60]!r}")
+        return [(name.rstrip(" \t"), value.strip(" \t")) for name, _, value in parts]
+    lines = head.split(newline)
     if "\n" in head and not lf_only:
         for line in lines:
             if "\n" in line or "\r" in line:
@@ -407,6 +426,8 @@ def _start_line(first: str) -> Request | Response:
 
 
 def _check_version(version: str) -> None:
+    if version == SIP_VERSION:
+        return
     # Any SIP/x.y parses; the element answers 505 to a version it does not speak.
     name, slash, number = version.partition("/")
     major, dot, minor = number.partition(".")
