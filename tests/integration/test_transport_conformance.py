@@ -671,3 +671,70 @@ async def test_failing_callback_and_sink_do_not_break_the_listener(cert_dir: Pat
             assert await peer.receive() == response(2)
         finally:
             await peer.close()
+
+
+@pytest.mark.parametrize("transport", ["tls", "wss"])
+@run_async
+async def test_plaintext_on_a_tls_port_only_closes_that_connection(
+    transport: str, cert_dir: Path
+) -> None:
+    async with serve(transport, "127.0.0.1", cert_dir) as server:
+        plain = await StreamPeer.open(Address("tcp", "127.0.0.1", server.address.port), None)
+        try:
+            await plain.send(request(1))
+            assert await plain.wait_closed()
+        finally:
+            await plain.close()
+        async with peer_of(server, cert_dir) as peer:
+            await peer.send(request(2))
+            assert bytes((await server.receive())[0]) == request(2)
+        assert server.inbox.empty()
+
+
+@run_async
+async def test_plain_http_request_on_a_ws_port_is_refused(cert_dir: Path) -> None:
+    async with serve("ws", "127.0.0.1", cert_dir) as server:
+        peer = await StreamPeer.open(server.address, None)
+        try:
+            await peer.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            answer = await peer.read_chunk()
+            assert answer.startswith(b"HTTP/1.1 400 ")
+            assert await peer.wait_closed()
+        finally:
+            await peer.close()
+        assert server.layer.stats.framing_errors == 1
+
+
+@run_async
+async def test_closed_inbound_connection_is_forgotten(cert_dir: Path) -> None:
+    async with serve("tcp", "127.0.0.1", cert_dir) as server:
+        async with peer_of(server, cert_dir) as peer:
+            await peer.send(request(1))
+            _, source, _ = await server.receive()
+        await until(lambda: server.layer.stats.connections_closed == 1)
+        # no connection left: the layer dials the peer's (now closed) port instead
+        with pytest.raises(TransportError, match="connect"):
+            await server.layer.send(response(1), source)
+
+
+@run_async
+async def test_bug_in_a_stream_handler_drops_only_that_connection(
+    cert_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sipline.transport._stream import SipStreamConnection
+
+    original = SipStreamConnection.receive
+
+    def broken(self: SipStreamConnection, data: bytes) -> None:
+        raise RuntimeError("bug")
+
+    async with serve("tcp", "127.0.0.1", cert_dir) as server:
+        monkeypatch.setattr(SipStreamConnection, "receive", broken)
+        async with peer_of(server, cert_dir) as peer:
+            await peer.send(request(1))
+            assert await peer.wait_closed()
+        assert "RuntimeError: bug" in caplog.text
+        monkeypatch.setattr(SipStreamConnection, "receive", original)
+        async with peer_of(server, cert_dir) as again:
+            await again.send(request(2))
+            assert bytes((await server.receive())[0]) == request(2)

@@ -42,6 +42,21 @@ class Connection(asyncio.Protocol):
         self.touch()
         self.owner.connection_opened(self)
 
+    def data_received(self, data: bytes) -> None:
+        self.touch()
+        try:
+            self.receive(data)
+        except TransportError:
+            pass  # a reply to a connection that is already closing: nothing to do
+        except Exception:
+            # Our bug, not the peer's: log it, drop this connection, keep serving.
+            logger.exception("%s connection from %s failed", self.owner.kind, self.remote)
+            self.abort()
+
+    def receive(self, data: bytes) -> None:
+        """Handle bytes from the peer (subclasses frame them)."""
+        raise NotImplementedError
+
     def connection_lost(self, exc: Exception | None) -> None:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
@@ -108,8 +123,7 @@ class SipStreamConnection(Connection):
         super().__init__(owner)
         self._framer = StreamFramer(owner.config.max_message_size)
 
-    def data_received(self, data: bytes) -> None:
-        self.touch()
+    def receive(self, data: bytes) -> None:
         tap = self.owner.tap
         try:
             messages = self._framer.feed(data)

@@ -44,11 +44,12 @@ class WsConnection(Connection):
     def ready(self) -> bool:
         return self._open and super().ready
 
-    def data_received(self, data: bytes) -> None:
-        self.touch()
+    def receive(self, data: bytes) -> None:
         try:
             self._ws.receive_data(data)
             for event in self._ws.events():
+                if self.transport is None or self.transport.is_closing():
+                    break  # closed by an earlier event of this read
                 self._handle(event)
         except WsProtocolError as error:
             hint = error.event_hint
