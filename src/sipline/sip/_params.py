@@ -114,18 +114,24 @@ class Params:
     __slots__ = ("_items", "_keys")
 
     _items: tuple[tuple[str, str | None], ...]
-    _keys: tuple[str, ...]
+    _keys: tuple[str, ...] | None  # lower-cased names, computed on first look-up
 
     def __init__(self, items: Iterable[tuple[str, str | None]] = ()) -> None:
         self._items = tuple(items)
-        self._keys = tuple(name.lower() for name, _ in self._items)
+        self._keys = None
 
     @classmethod
     def _from_tuples(cls, items: tuple[tuple[str, str | None], ...]) -> Params:
         obj = cls.__new__(cls)
         obj._items = items
-        obj._keys = tuple(name.lower() for name, _ in items)
+        obj._keys = None
         return obj
+
+    def _lower_keys(self) -> tuple[str, ...]:
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = tuple([name.lower() for name, _ in self._items])
+        return keys
 
     @classmethod
     def parse(cls, text: str, *, header: str | None = None) -> Params:
@@ -144,8 +150,11 @@ class Params:
 
     def get(self, name: str) -> str | None:
         """The raw value of ``name`` (``None`` when absent or a flag parameter)."""
+        for item_name, value in self._items:  # names are nearly always spelled as asked
+            if item_name == name:
+                return value
         try:
-            return self._items[self._keys.index(name.lower())][1]
+            return self._items[self._lower_keys().index(name.lower())][1]
         except ValueError:
             return None
 
@@ -155,37 +164,37 @@ class Params:
         return None if value is None else unquote_string(value)
 
     def has(self, name: str) -> bool:
-        return name.lower() in self._keys
+        return name.lower() in self._lower_keys()
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._keys
+        return isinstance(name, str) and name.lower() in self._lower_keys()
 
     def with_(self, name: str, value: str | None) -> Params:
         """A copy with ``name`` set to ``value`` (in place if present, else appended)."""
         key = name.lower()
-        if key in self._keys:
-            index = self._keys.index(key)
+        keys = self._lower_keys()
+        if key in keys:
+            index = keys.index(key)
             items = list(self._items)
             items[index] = (self._items[index][0], value)
             # Later duplicates of the same name are dropped: one value per name.
-            return Params(
-                item for i, item in enumerate(items) if i == index or self._keys[i] != key
-            )
+            return Params(item for i, item in enumerate(items) if i == index or keys[i] != key)
         return Params._from_tuples((*self._items, (name, value)))
 
     def without(self, name: str) -> Params:
         """A copy with every parameter called ``name`` removed."""
         key = name.lower()
-        if key not in self._keys:
+        keys = self._lower_keys()
+        if key not in keys:
             return self
-        return Params(item for item, k in zip(self._items, self._keys, strict=True) if k != key)
+        return Params(item for item, k in zip(self._items, keys, strict=True) if k != key)
 
     def items(self) -> tuple[tuple[str, str | None], ...]:
         return self._items
 
     def names(self) -> tuple[str, ...]:
         """Lower-cased names, in order."""
-        return self._keys
+        return self._lower_keys()
 
     def __iter__(self) -> Iterator[str]:
         return (name for name, _ in self._items)
@@ -203,7 +212,7 @@ class Params:
         return f"Params({str(self)!r})"
 
     def _normalised(self) -> tuple[tuple[str, str | None], ...]:
-        return tuple(zip(self._keys, (v for _, v in self._items), strict=True))
+        return tuple(zip(self._lower_keys(), (v for _, v in self._items), strict=True))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Params):

@@ -9,6 +9,7 @@ one precompiled regular expression; odd ones fall back to a stricter, slower pat
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -23,7 +24,14 @@ from sipline.sip._params import (
     split_top_level,
     unquote_string,
 )
-from sipline.sip._uri import AbsoluteUri, Uri, parse_uri
+from sipline.sip._uri import (
+    HOST_PATTERN,
+    HOSTNAME_PATTERN,
+    IPV4_PATTERN,
+    AbsoluteUri,
+    Uri,
+    parse_uri,
+)
 
 __all__ = [
     "CSeq",
@@ -44,22 +52,19 @@ __all__ = [
 _T = f"[{TOKEN_CHARS}]+"
 _LWS = r"[ \t\r\n]*"
 _LWS1 = r"[ \t\r\n]+"
-_HOST = r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+"
 _SIMPLE_PARAMS = f"(?:;{_T}(?:=[{TOKEN_CHARS}:\\[\\]]+)?)*"
 _SIMPLE_PARAM_RE = re.compile(f";({_T})(?:=([{TOKEN_CHARS}:\\[\\]]+))?")
-_HOSTNAME_RE = re.compile(
-    r"[A-Za-z0-9_](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?)*\.?"
-)
-_IPV4_RE = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
 
 
 def _simple_params(text: str) -> Params:
     """Params of a string already matched by ``_SIMPLE_PARAMS`` (no LWS, no quotes)."""
     if not text:
         return _NO_PARAMS
-    return Params._from_tuples(
-        tuple([(n, v) if v else (n, None) for n, v in _SIMPLE_PARAM_RE.findall(text)])
-    )
+    items: list[tuple[str, str | None]] = []
+    for part in text[1:].split(";"):
+        name, eq, value = part.partition("=")
+        items.append((name, value) if eq else (name, None))
+    return Params._from_tuples(tuple(items))
 
 
 _NO_PARAMS = Params()
@@ -138,12 +143,13 @@ class Via:
 
 
 _VIA_FAST_RE = re.compile(
-    f"SIP/2\\.0/([A-Za-z]+) ([A-Za-z0-9.\\-]+)(?::([0-9]{{1,5}}))?({_SIMPLE_PARAMS})"
+    f"SIP/2\\.0/([A-Za-z]+) ({IPV4_PATTERN}|{HOSTNAME_PATTERN})(?::([0-9]{{1,5}}))?"
+    f"({_SIMPLE_PARAMS})"
 )
 # via-parm = sent-protocol LWS sent-by *( SEMI via-params ), with SLASH, COLON and
 # SEMI allowing LWS on both sides (§25.1).
 _VIA_RE = re.compile(
-    f"{_LWS}({_T}){_LWS}/{_LWS}({_T}){_LWS}/{_LWS}({_T}){_LWS1}({_HOST})"
+    f"{_LWS}({_T}){_LWS}/{_LWS}({_T}){_LWS}/{_LWS}({_T}){_LWS1}({HOST_PATTERN})"
     f"(?:{_LWS}:{_LWS}([0-9]+))?(.*)",
     re.DOTALL,
 )
@@ -159,16 +165,13 @@ def parse_via_list(text: str) -> list[Via]:
 
 def _parse_via(text: str) -> Via:
     m = _VIA_FAST_RE.fullmatch(text)
-    if m is not None:
-        transport, host, port, params = m.groups()
-        if _IPV4_RE.fullmatch(host) is None or _check_ipv4(host):
-            return Via(
-                transport.upper(),
-                host,
-                None if port is None else _port(port, "Via"),
-                _simple_params(params),
-            )
-    return _parse_via_slow(text)
+    if m is None:
+        return _parse_via_slow(text)
+    transport, host, port, params = m.groups()
+    port_number = None if port is None else int(port)
+    if port_number is not None and port_number > 65535:
+        raise SipParseError(f"Via port out of range: {port}", header="Via")
+    return Via(transport.upper(), host, port_number, _simple_params(params))
 
 
 def _parse_via_slow(text: str) -> Via:
@@ -176,38 +179,19 @@ def _parse_via_slow(text: str) -> Via:
     if m is None:
         raise SipParseError(f"malformed Via: {text.strip()[:60]!r}", header="Via")
     name, version, transport, host, port, params = m.groups()
-    return Via(
-        transport.upper(),
-        _check_host(host, "Via"),
-        None if port is None else _port(port, "Via"),
-        Params.parse(params, header="Via"),
-        f"{name.upper()}/{version}",
-    )
-
-
-def _port(text: str, header: str) -> int:
-    return parse_uint(text, header=header, maximum=65535)
-
-
-def _check_ipv4(host: str) -> bool:
-    m = _IPV4_RE.fullmatch(host)
-    return m is not None and all(int(octet) <= 255 for octet in m.groups())
-
-
-def _check_host(host: str, header: str) -> str:
-    """Validate a sent-by host; IPv6 references lose their brackets."""
     if host.startswith("["):
         try:
             ipaddress.IPv6Address(host[1:-1])
         except ValueError:
-            raise SipParseError(f"bad IPv6 reference in {header}: {host}", header=header) from None
-        return host[1:-1]
-    if _IPV4_RE.fullmatch(host):
-        if not _check_ipv4(host):
-            raise SipParseError(f"bad IPv4 address in {header}: {host}", header=header)
-    elif _HOSTNAME_RE.fullmatch(host) is None:
-        raise SipParseError(f"bad host name in {header}: {host[:60]}", header=header)
-    return host
+            raise SipParseError(f"bad IPv6 reference in Via: {host}", header="Via") from None
+        host = host[1:-1]
+    return Via(
+        transport.upper(),
+        host,
+        None if port is None else parse_uint(port, header="Via", maximum=65535),
+        Params.parse(params, header="Via"),
+        f"{name.upper()}/{version}",
+    )
 
 
 # --------------------------------------------------------------------- name-addr
@@ -282,8 +266,14 @@ def parse_name_addr(text: str, header: str = "To") -> NameAddress:
     """Parse ``"Name" <uri>;params``, ``Name <uri>;params`` or ``uri;params``.
 
     In the addr-spec form (no ``<>``) everything after the first ``;`` is a header
-    parameter, not a URI parameter (RFC 3261 §20.10).
+    parameter, not a URI parameter (RFC 3261 §20.10).  From, To and Contact values
+    repeat in every message of a dialog, so results are kept in a bounded cache.
     """
+    return _parse_name_addr_cached(text, header)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_name_addr_cached(text: str, header: str) -> NameAddress:
     m = _NAME_ADDR_FAST_RE.fullmatch(text)
     if m is not None:
         quoted, token, uri, params = m.groups()
@@ -378,7 +368,12 @@ _CSEQ_MAX = 2**32 - 1
 
 def parse_cseq(text: str) -> CSeq:
     """Parse ``1 INVITE``; the number must fit 32 bits unsigned (RFC 3261 §20.16)."""
-    m = _CSEQ_FAST_RE.fullmatch(text) or _CSEQ_RE.fullmatch(text)
+    m = _CSEQ_FAST_RE.fullmatch(text)
+    if m is not None:
+        number = int(m.group(1))
+        if number <= _CSEQ_MAX:
+            return CSeq(number, m.group(2))
+    m = _CSEQ_RE.fullmatch(text)
     if m is None:
         raise SipParseError(f"malformed CSeq: {text.strip()[:40]!r}", header="CSeq")
     return CSeq(parse_uint(m.group(1), header="CSeq", maximum=_CSEQ_MAX), m.group(2))
