@@ -70,7 +70,7 @@ class TransportLayer:
         for listener in self.listeners:
             address = listener.local_address
             if local is not None:
-                if address == local:
+                if address == local and address.transport == destination.transport:
                     return listener
             elif address.transport == destination.transport and is_ipv6(address.host) == is_ipv6(
                 destination.host
