@@ -11,10 +11,11 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from sipline.commands import message
+from sipline.commands import ladder, message
 
 Register = Callable[["argparse._SubParsersAction[Any]"], None]
 
 COMMANDS: list[Register] = [
+    ladder.register,
     message.register,
 ]
