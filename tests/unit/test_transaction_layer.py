@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import pytest
 from transaction_pair import TransactionPair, make_test_request
 
@@ -12,6 +15,7 @@ from sipline.sip import (
     Request,
     make_response,
     new_branch,
+    parse_message,
 )
 from sipline.transaction import (
     AckReceived,
@@ -339,3 +343,32 @@ def test_server_invite_transaction_type_is_exported() -> None:
     layer.receive(make_test_request(), SOURCE, 0.0)
     (event,) = TransactionPair.events(layer)
     assert isinstance(event.transaction, ServerInviteTransaction)  # type: ignore[union-attr]
+
+
+def test_cancelled_timers_do_not_pile_up_in_the_heap() -> None:
+    layer = TransactionLayer()
+    for _ in range(10_000):  # each answered at once: E and F cancelled, K left
+        request = make_test_request("OPTIONS")
+        layer.send_request(request, SOURCE, 0.0)
+        layer.receive(make_response(request, 200, to_tag="t"), SOURCE, 0.0)
+    assert len(layer._timers) <= 2 * 10_000 + 4096  # K per transaction, plus slack
+    layer.handle_timer(5.0)
+    assert layer.transaction_count == 0
+
+
+# -- bad input from the network ------------------------------------------------
+
+TORTURE = sorted((Path(__file__).resolve().parents[1] / "data" / "torture").glob("*.dat"))
+
+
+@pytest.mark.parametrize("path", TORTURE, ids=[p.name for p in TORTURE])
+def test_torture_messages_raise_only_remote_protocol_errors(path: Path) -> None:
+    layer = TransactionLayer()
+    try:
+        message = parse_message(path.read_bytes())
+    except RemoteProtocolError:
+        return  # the parser's verdict; tested with the parser
+    for now in (0.0, 0.1):  # new, then a retransmission
+        with contextlib.suppress(RemoteProtocolError):
+            layer.receive(message, SOURCE, now)
+    layer.handle_timer(100.0)

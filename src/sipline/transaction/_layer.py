@@ -131,6 +131,7 @@ class TransactionLayer:
         self._outgoing: list[Outgoing] = []
         self._timers: list[tuple[float, int, Transaction, TransactionInput]] = []
         self._sequence = itertools.count()
+        self._compact_at = 4096
         self._receiving_from: Address | None = None
 
     # -- what the edge drives -----------------------------------------------------
@@ -386,7 +387,14 @@ class TransactionLayer:
             self._events.append(TransportFailed(transaction, destination))
 
     def _arm(self, transaction: Transaction, timer: TransactionInput, deadline: float) -> None:
-        heapq.heappush(self._timers, (deadline, next(self._sequence), transaction, timer))
+        heap = self._timers
+        heapq.heappush(heap, (deadline, next(self._sequence), transaction, timer))
+        if len(heap) > self._compact_at:
+            # Cancelled timers stay in the heap until popped; sweep them when the
+            # heap doubles, so its size stays proportional to the live timers.
+            heap[:] = [entry for entry in heap if entry[2].deadline(entry[3]) == entry[0]]
+            heapq.heapify(heap)
+            self._compact_at = max(4096, 2 * len(heap))
 
     def _terminated(self, transaction: Transaction) -> None:
         assert isinstance(transaction, AnyTransaction)
