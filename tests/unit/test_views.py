@@ -14,6 +14,7 @@ from sipline.sip._uri import AbsoluteUri, SipUri, parse_uri
 from sipline.sip._views import (
     CSeq,
     NameAddress,
+    Reason,
     Via,
     parse_content_type,
     parse_cseq,
@@ -368,6 +369,15 @@ def test_reason() -> None:
     )
     assert (sip_reason.cause, sip_reason.text) == (200, "Call completed, elsewhere")
     assert (isdn.cause, isdn.text) == (31, None)
+    built = Reason("SIP", 200, 'Call "completed" elsewhere')
+    assert str(built) == 'SIP;cause=200;text="Call \\"completed\\" elsewhere"'
+    (parsed,) = parse_reason_list(str(built))
+    assert (parsed.protocol, parsed.cause, parsed.text) == (
+        "SIP",
+        200,
+        'Call "completed" elsewhere',
+    )
+    assert str(Reason("Q.850", 16, params=Params([("x", "1")]))) == "Q.850;cause=16;x=1"
     for bad in ("", "SIP;cause=abc", "SIP cause=200", ";cause=1"):
         with pytest.raises(SipParseError):
             parse_reason_list(bad)

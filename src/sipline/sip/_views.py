@@ -225,7 +225,9 @@ class NameAddress:
         try:
             return parse_uint(value, header="Contact")
         except SipParseError:
-            if value.isascii() and value.isdigit():  # §10.2.1.1: too big means "very long"
+            # RFC 4475 §3.1.2.4: a huge value means "as long as allowed"; the
+            # registrar applies its own maximum.
+            if value.isascii() and value.isdigit():
                 return 2**32 - 1
             raise
 
@@ -425,7 +427,12 @@ class Reason:
     params: Params = field(default_factory=Params)
 
     def __str__(self) -> str:
-        return f"{self.protocol}{self.params}"
+        params = self.params.without("cause").without("text")
+        if self.text is not None:
+            params = Params([("text", quote_string(self.text)), *params.items()])
+        if self.cause is not None:
+            params = Params([("cause", str(self.cause)), *params.items()])
+        return f"{self.protocol}{params}"
 
 
 _REASON_RE = re.compile(f"{_LWS}({_T})(.*)", re.DOTALL)
@@ -442,14 +449,6 @@ def parse_reason_list(text: str) -> list[Reason]:
         cause = None if cause_text is None else parse_uint(cause_text, header="Reason")
         reasons.append(Reason(m.group(1), cause, params.get_unquoted("text"), params))
     return reasons
-
-
-def reason_value(protocol: str, cause: int, text: str | None = None) -> Reason:
-    """Build a Reason (e.g. ``reason_value("SIP", 200, "Call completed elsewhere")``)."""
-    params = Params([("cause", str(cause))])
-    if text is not None:
-        params = params.with_("text", quote_string(text))
-    return Reason(protocol, cause, text, params)
 
 
 # ------------------------------------------------------------------ token lists
