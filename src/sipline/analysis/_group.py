@@ -57,6 +57,14 @@ def _invite_leg(leg: Leg, position: int) -> _InviteLeg | None:
     return _InviteLeg(leg, invite, start, end, called, invite.from_user)
 
 
+def _names_call_id(raw: bytes, call_id: str) -> bool:
+    """Whether a message carries ``call_id`` as a whole token (a correlation header)."""
+    if len(call_id) < 8:
+        return False  # too short to tell from a tag or a number
+    pattern = rb"(?<![\w.@~-])" + re.escape(call_id.encode()) + rb"(?![\w.@~-])"
+    return re.search(pattern, raw) is not None
+
+
 def _link_score(a_leg: _InviteLeg, b_leg: _InviteLeg) -> int:
     """How sure we are that ``b_leg`` is the server's onward leg of ``a_leg``."""
     a_invite, b_invite = a_leg.invite, b_leg.invite
@@ -67,7 +75,7 @@ def _link_score(a_leg: _InviteLeg, b_leg: _InviteLeg) -> int:
     if not a_leg.start <= b_leg.start <= a_leg.window_end + _LINK_SLACK:
         return 0
     score = 0
-    if a_leg.leg.call_id.encode() in b_invite.record.raw:
+    if _names_call_id(b_invite.record.raw, a_leg.leg.call_id):
         score += 10  # a correlation header (X-...-Call-ID, Session-ID...) names the a-leg
     if a_leg.called & b_leg.called:
         score += 3

@@ -42,6 +42,8 @@ def detect_format(data: bytes) -> str:
         return "pcap"
     if not data.strip():
         raise TraceFormatError("empty file: no SIP messages to show")
+    if _SIPLINE_HEADER.search(data[:4096]):
+        return "sipline"  # sipline's own log keeps binary bodies byte for byte
     if _is_binary(data):
         raise TraceFormatError(
             "binary data that is not a pcap or pcapng file (unknown magic number "

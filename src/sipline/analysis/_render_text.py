@@ -21,8 +21,9 @@ _MIN_SUMMARY = 24
 class _Layout:
     def __init__(self, flow: Flow, width: int) -> None:
         columns = max(len(flow.parties), 1)
-        labels = [len(m.label) + 4 for m in flow.messages] or [_MIN_SPACING]
-        wanted = min(max(max(labels), _MIN_SPACING), _MAX_SPACING)
+        labels = [len(m.label) + 4 for m in flow.messages]
+        heads = [max(len(p.key), len(p.name)) + 2 for p in flow.parties]
+        wanted = min(max([*labels, *heads, _MIN_SPACING]), _MAX_SPACING)
         room = width - _GUTTER - 2 - _MIN_SUMMARY
         spacing = min(wanted, room // (columns - 1)) if columns > 1 else wanted
         self.spacing = max(spacing, 10)
@@ -77,7 +78,10 @@ def _message_rows(flow: Flow, layout: _Layout, traced: TracedMessage) -> list[st
         label = f"{label} (again)"
     if traced.message is None:
         label = f"?? {traced.first_line or 'unparsed'}"
-    span = abs(layout.positions[end] - layout.positions[start]) if min(start, end) >= 0 else 20
+    if min(start, end) >= 0 and start != end:
+        span = abs(layout.positions[end] - layout.positions[start])
+    else:
+        span = layout.right - layout.positions[max(start, end, 0)] + 40
     label_row = layout.lifelines()
     left = layout.positions[min(start, end)] if min(start, end) >= 0 else layout.positions[0]
     _put(label_row, left + 3, label[: max(span - 4, 6)])
@@ -96,7 +100,7 @@ def _message_rows(flow: Flow, layout: _Layout, traced: TracedMessage) -> list[st
 
 
 def _phase_rule(layout: _Layout, text: str, fill: str) -> str:
-    head = f"{fill * 4} {text} "
+    head = f"{fill * 4} {text} "[: layout.width - 4]
     return head + fill * max(layout.width - len(head), 4)
 
 
@@ -115,7 +119,7 @@ def _explained(layout: _Layout, traced: TracedMessage) -> list[str]:
 
 def render_flow_text(flow: Flow, width: int = 100, *, explain: bool = False) -> str:
     layout = _Layout(flow, width)
-    out = [flow_title(flow), ""]
+    out = [*textwrap.wrap(flow_title(flow), width, subsequent_indent="  "), ""]
     out.append(_centered(layout, [p.name for p in flow.parties]))
     out.append(_centered(layout, [p.key for p in flow.parties]))
     out.append(_centered(layout, [f"({p.role})" for p in flow.parties]))

@@ -101,7 +101,8 @@ class _Summariser:
         if self.role(m.source) == "server":
             where = f" at {dst}" if dst != target else ""
             return _with(f"{src} places the onward leg to {target}{where}", codecs)
-        return _with(f"{src} calls {target} via {dst}", codecs)
+        via = f" via {dst}" if dst != target else ""
+        return _with(f"{src} calls {target}{via}", codecs)
 
     def register(self, m: TracedMessage, src: str) -> str:
         expires = _expires(m.message)
