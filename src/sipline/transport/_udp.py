@@ -69,6 +69,10 @@ class UdpTransport(asyncio.DatagramProtocol):
         logger.info("udp %s: %s", self._local, exc)
 
     async def send(self, data: bytes, destination: Address) -> None:
+        self.send_nowait(data, destination)
+
+    def send_nowait(self, data: bytes, destination: Address) -> None:
+        """Send one datagram now (UDP never blocks on a peer): the endpoint's fast path."""
         if self._transport is None or self._transport.is_closing():
             raise TransportError(f"udp listener {self._local} is closed")
         self._transport.sendto(data, sockaddr(destination))

@@ -1,0 +1,102 @@
+"""RFC 3261 §18 Via handling at the endpoint: what a request's Via says about its
+sender, and where the responses go."""
+
+from __future__ import annotations
+
+import re
+
+from sipline.sip import Address, Request, Response, SipParseError, Via, reason_phrase
+
+_DEFAULT_PORT = {"udp": 5060, "tcp": 5060, "tls": 5061, "ws": 80, "wss": 443}
+
+
+def stamp_received(request: Request, source: Address) -> None:
+    """Add ``received`` and fill ``rport`` in the top Via (§18.2.1, RFC 3581 §4).
+
+    ``received`` is added when the sent-by host is not the source address or the
+    client asked for ``rport``, which then gets the source port.
+    """
+    via = request.top_via
+    updated = via
+    wants_rport = via.has_rport and via.rport is None
+    # RFC 3581 §4: with rport, received is added even when it equals the sent-by host.
+    if via.host.strip("[]") != source.host or wants_rport:
+        updated = updated.with_param("received", source.host)
+    if wants_rport:
+        updated = updated.with_param("rport", str(source.port))
+    if updated is not via:
+        replace_top_via(request, updated)
+
+
+def replace_top_via(message: Request | Response, via: Via) -> None:
+    """Replace the first Via of ``message`` (the first element of the first line)."""
+    headers = message.headers
+    position = headers.positions("via")[0]
+    value = headers.items()[position][1]
+    rest = _after_first_element(value)
+    headers.replace_at(position, f"{via}, {rest}" if rest else str(via))
+
+
+def _after_first_element(value: str) -> str:
+    """What follows the first comma-separated element of a Via value (outside quotes)."""
+    in_quotes = False
+    escaped = False
+    for index, char in enumerate(value):
+        if escaped:
+            escaped = False
+        elif char == "\\" and in_quotes:
+            escaped = True
+        elif char == '"':
+            in_quotes = not in_quotes
+        elif char == "," and not in_quotes:
+            return value[index + 1 :].strip()
+    return ""
+
+
+def response_destination(request: Request, source: Address) -> Address:
+    """Where the responses to ``request`` go (§18.2.2, RFC 3581 §4).
+
+    Over a connection: back over it (the source).  Over UDP: to ``received`` (or
+    the sent-by host) at ``rport`` (or the sent-by port).
+    """
+    if source.reliable:
+        return source
+    via = request.top_via
+    host = via.received or via.host.strip("[]")
+    port = via.rport or via.port or _DEFAULT_PORT.get(source.transport, 5060)
+    if via.received is None and via.rport is None:
+        return source if host == source.host else Address(source.transport, host, port)
+    return Address(source.transport, host, port)
+
+
+_LINE = re.compile(rb"^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:[ \t]*(.*?)\r?$", re.I | re.M)
+_CANONICAL = {"v": "Via", "f": "From", "t": "To", "i": "Call-ID"}
+
+
+def bad_request_response(data: bytes, error: SipParseError) -> bytes | None:
+    """A ``400`` for an unparsable request, built from the raw lines we can read.
+
+    The reason phrase names the defect (RFC 3261 §21.4.1 lets it explain).  Returns
+    None when there is no Via to answer along.
+    """
+    head = data.split(b"\r\n\r\n", 1)[0]
+    lines: list[bytes] = []
+    has_via = False
+    for match in _LINE.finditer(head):
+        raw_name = match.group(1).decode("ascii").lower()
+        name = _CANONICAL.get(
+            raw_name, raw_name.title().replace("Cseq", "CSeq").replace("Call-Id", "Call-ID")
+        )
+        has_via |= name == "Via"
+        lines.append(name.encode() + b": " + match.group(2))
+    if not has_via:
+        return None
+    reason = sanitize_reason(f"Bad Request: {error}")
+    start = f"SIP/2.0 {error.status_hint} {reason if error.status_hint == 400 else reason_phrase(error.status_hint)}"
+    return b"\r\n".join([start.encode(), *lines, b"Content-Length: 0", b"", b""])
+
+
+def sanitize_reason(text: str, limit: int = 120) -> str:
+    """A reason phrase: printable, one line, bounded."""
+    cleaned = "".join(c if c.isprintable() else " " for c in text)
+    return cleaned[:limit].strip() or "Bad Request"
