@@ -76,14 +76,14 @@ def client_request(method: str, port: int, *, branch: str, call_id: str, cseq: i
 
 
 async def exchange(
-    sock: socket.socket, data: bytes | None, count: int, timeout: float = 2.0
+    sock: socket.socket, data: bytes | None, count: int, wait: float = 2.0
 ) -> list[Response]:
     loop = asyncio.get_running_loop()
     if data is not None:
         sock.sendto(data, sock.getpeername())
     out: list[Response] = []
     while len(out) < count:
-        raw = await asyncio.wait_for(loop.sock_recv(sock, 65535), timeout)
+        raw = await asyncio.wait_for(loop.sock_recv(sock, 65535), wait)
         message = parse_message(raw)
         assert isinstance(message, Response)
         out.append(message)
@@ -144,7 +144,7 @@ def test_invite_gets_trying_ringing_ok_and_ack_reaches_the_app() -> None:
                 assert len(app.acks) == 1
                 # No more 2xx after the ACK.
                 try:
-                    extra = await exchange(sock, None, 1, timeout=0.3)
+                    extra = await exchange(sock, None, 1, wait=0.3)
                 except TimeoutError:
                     extra = []
                 assert extra == []
