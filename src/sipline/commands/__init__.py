@@ -11,11 +11,13 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from sipline.commands import ladder, message
+from sipline.commands import config_check, ladder, message, serve
 
 Register = Callable[["argparse._SubParsersAction[Any]"], None]
 
 COMMANDS: list[Register] = [
-    ladder.register,
+    serve.register,
+    config_check.register,
     message.register,
+    ladder.register,
 ]

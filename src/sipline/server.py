@@ -1,0 +1,321 @@
+"""The running server: store, authentication, registrar and call engine on one endpoint.
+
+``Server(config).run_forever()`` is what ``sipline serve`` runs.  The
+``Dispatcher`` is the endpoint's application: REGISTER goes to the registrar,
+everything else to the call engine, after digest authentication of
+out-of-dialog requests from local users (RFC 3261 §22; the 407 of the
+FreeSWITCH flows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from sipline import __version__
+from sipline.auth import (
+    AuthConfig,
+    Authenticator,
+    Authorized,
+    Blocked,
+    BruteForceGuard,
+    Challenge,
+    NonceCounter,
+    NonceFactory,
+)
+from sipline.config import Config
+from sipline.endpoint import Endpoint, EndpointConfig, IncomingRequest
+from sipline.registrar import Registrar, RegistrarConfig
+from sipline.sip import Address, Request, Response, SipParseError, SipUri
+from sipline.store import SqliteStore, load_or_create_secret, open_store
+from sipline.transaction import TransactionConfig
+from sipline.transport import TlsConfig, TransportConfig, parse_listen_spec
+
+logger = logging.getLogger("sipline")
+
+_WILDCARDS = frozenset({"0.0.0.0", "::"})  # noqa: S104 - recognising, not binding
+
+
+class CallEngine(Protocol):
+    """What handles requests other than REGISTER (the B2BUA or the proxy)."""
+
+    async def handle_request(self, incoming: IncomingRequest) -> None: ...
+
+    def handle_ack(self, request: Request, source: Address) -> None: ...
+
+    def handle_stray_response(self, response: Response, source: Address) -> None: ...
+
+
+class NoCalls:
+    """The call engine when none is configured: every call is refused cleanly."""
+
+    async def handle_request(self, incoming: IncomingRequest) -> None:
+        if incoming.in_dialog:
+            incoming.respond(481)
+        else:
+            incoming.respond(480, headers=[("Reason", 'Q.850;cause=41;text="NO_CALL_ENGINE"')])
+
+    def handle_ack(self, request: Request, source: Address) -> None:
+        pass
+
+    def handle_stray_response(self, response: Response, source: Address) -> None:
+        pass
+
+
+class Dispatcher:
+    """The endpoint's application: authentication, then registrar or call engine."""
+
+    def __init__(
+        self,
+        *,
+        registrar: Registrar,
+        authenticator: Authenticator,
+        calls: CallEngine,
+        domains: Callable[[], frozenset[str]],
+        challenge_invites: bool,
+    ) -> None:
+        self.registrar = registrar
+        self.authenticator = authenticator
+        self.calls = calls
+        self._domains = domains
+        self._challenge_invites = challenge_invites
+
+    async def handle_request(self, incoming: IncomingRequest) -> None:
+        request = incoming.request
+        if request.method == "REGISTER":
+            reply = self.registrar.decide(request, incoming.source, incoming.local, time.time())
+            if reply is not None:
+                incoming.respond(reply.status_code, reply.reason, headers=reply.headers)
+            return
+        if not incoming.in_dialog and self._challenge_invites and self._from_local_user(request):
+            try:
+                result = self.authenticator.check(
+                    request,
+                    source=incoming.source,
+                    realm=self._realm(request),
+                    proxy=True,
+                    now=time.time(),
+                )
+            except SipParseError as error:
+                incoming.respond(400, f"Bad credentials: {error.reason}"[:120])
+                return
+            if isinstance(result, Challenge):
+                incoming.respond(result.status_code, result.reason, headers=result.headers)
+                return
+            if isinstance(result, Blocked):
+                if result.respond:
+                    incoming.respond(result.status_code, result.reason)
+                return
+            if not isinstance(result, Authorized):
+                incoming.respond(result.status_code, result.reason)
+                return
+        await self.calls.handle_request(incoming)
+
+    def _from_local_user(self, request: Request) -> bool:
+        """Requests whose From is in one of our domains must prove who they are."""
+        try:
+            uri = request.from_.uri
+        except SipParseError:
+            return True
+        return not isinstance(uri, SipUri) or uri.host.lower() in self._domains()
+
+    def _realm(self, request: Request) -> str:
+        uri = request.from_.uri
+        return uri.host.lower() if isinstance(uri, SipUri) else "sipline"
+
+    def handle_ack(self, request: Request, source: Address) -> None:
+        self.calls.handle_ack(request, source)
+
+    def handle_stray_response(self, response: Response, source: Address) -> None:
+        self.calls.handle_stray_response(response, source)
+
+
+def local_addresses(listen_hosts: list[str]) -> frozenset[str]:
+    """The addresses this host answers on: the listeners', or every interface's for
+    wildcard listeners (plus loopback and the host name)."""
+    hosts = {h for h in listen_hosts if h not in _WILDCARDS}
+    if any(h in _WILDCARDS for h in listen_hosts):
+        hosts.update({"127.0.0.1", "::1", "localhost"})
+        name = socket.gethostname()
+        hosts.add(name.lower())
+        try:
+            for info in socket.getaddrinfo(name, None):
+                hosts.add(str(info[4][0]))
+        except OSError:
+            pass
+    return frozenset(h.lower() for h in hosts)
+
+
+class Server:
+    """Everything ``sipline serve`` runs, started and stopped as one."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.data_dir = Path(config.server.data_dir)
+        self.store: SqliteStore | None = None
+        self.endpoint: Endpoint | None = None
+        self.domains: frozenset[str] = frozenset()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        config = self.config
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store = open_store(self.data_dir)
+        secret = load_or_create_secret(self.data_dir)
+        specs = tuple(parse_listen_spec(s) for s in config.server.listen)
+        self.domains = frozenset(d.lower() for d in config.server.domains) or local_addresses(
+            [s.host for s in specs]
+        )
+        auth = config.auth
+        authenticator = Authenticator(
+            store,
+            NonceFactory(secret, lifetime=auth.nonce_lifetime),
+            AuthConfig(trusted_networks=auth.trusted_networks),
+            guard=BruteForceGuard(
+                threshold=auth.max_failures, window=auth.failure_window, block_time=auth.block_time
+            ),
+            counter=NonceCounter(not_before=time.time()),
+        )
+        registrar = self._make_registrar(store, authenticator)
+        calls = self._make_call_engine()
+        dispatcher = Dispatcher(
+            registrar=registrar,
+            authenticator=authenticator,
+            calls=calls,
+            domains=lambda: self.domains,
+            challenge_invites=auth.invite,
+        )
+        tls = TlsConfig(
+            cert_file=Path(config.transport.tls_certificate)
+            if config.transport.tls_certificate
+            else None,
+            key_file=Path(config.transport.tls_private_key)
+            if config.transport.tls_private_key
+            else None,
+            data_dir=self.data_dir,
+        )
+        endpoint_config = EndpointConfig(
+            transport=TransportConfig(
+                listen=specs,
+                max_message_size=config.transport.max_message_size,
+                idle_timeout=config.transport.idle_timeout,
+                tls=tls,
+            ),
+            transactions=TransactionConfig(
+                t1=config.transactions.t1, t2=config.transactions.t2, t4=config.transactions.t4
+            ),
+            allowed_methods=(
+                "INVITE",
+                "ACK",
+                "CANCEL",
+                "BYE",
+                "OPTIONS",
+                "REGISTER",
+                "INFO",
+                "UPDATE",
+                "PRACK",
+                "MESSAGE",
+                "REFER",
+                "NOTIFY",
+            ),
+            advertised_host=config.server.advertised_host or None,
+            user_agent=config.server.user_agent,
+        )
+        self.endpoint = Endpoint(endpoint_config, dispatcher)
+        await self.endpoint.start()
+        self._tasks.append(asyncio.create_task(self._expire_bindings()))
+        self._announce()
+
+    def _make_registrar(self, store: SqliteStore, authenticator: Authenticator) -> Registrar:
+        registrar_config = RegistrarConfig(
+            domains=frozenset(self.config.server.domains),
+            local_addresses=self.domains,
+            default_expires=self.config.registrar.default_expires,
+            min_expires=self.config.registrar.min_expires,
+            max_expires=self.config.registrar.max_expires,
+        )
+        return Registrar(
+            registrar_config, store, authenticator if self.config.auth.register else None
+        )
+
+    def _make_call_engine(self) -> CallEngine:
+        return NoCalls()
+
+    def _announce(self) -> None:
+        assert self.endpoint is not None
+        assert self.store is not None
+        for address in self.endpoint.listeners:
+            print(f"sipline {__version__}: listening on {address}", flush=True)
+        print(f"sipline: data in {self.data_dir.resolve()}", flush=True)
+        print(f"sipline: domains: {', '.join(sorted(self.domains))}", flush=True)
+        if not self.store.list_users():
+            domain = next(iter(sorted(self.domains)), "example.com")
+            print(
+                "sipline: no users yet; add one with: "
+                f"sipline user add 1000@{domain} --data {self.data_dir}",
+                flush=True,
+            )
+
+    async def _expire_bindings(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if self.store is not None:
+                for binding in self.store.expire(time.time()):
+                    logger.info("registration of %s at %s expired", binding.aor, binding.contact)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.endpoint is not None:
+            await self.endpoint.close()
+        if self.store is not None:
+            self.store.close()
+
+    async def run_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self._stop.set)
+        await self.start()
+        try:
+            await self._stop.wait()
+        finally:
+            logger.info("shutting down")
+            await self.stop()
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        call_id = getattr(record, "call_id", None)
+        if call_id is not None:
+            entry["call_id"] = call_id
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(level: str, form: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if form == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("sipline")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
