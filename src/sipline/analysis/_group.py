@@ -26,6 +26,8 @@ class _InviteLeg:
     window_end: float
     called: set[str]
     calling: str | None
+    server_host: str
+    source_host: str
 
 
 def _host(key: str) -> str:
@@ -54,7 +56,16 @@ def _invite_leg(leg: Leg, position: int) -> _InviteLeg | None:
     ]
     end = min(finals) if finals else (max(times) if times else start)
     called = {u for u in (invite.request_user, invite.to_user) if u}
-    return _InviteLeg(leg, invite, start, end, called, invite.from_user)
+    return _InviteLeg(
+        leg,
+        invite,
+        start,
+        end,
+        called,
+        invite.from_user,
+        _host(invite.destination),
+        _host(invite.source),
+    )
 
 
 def _names_call_id(raw: bytes, call_id: str) -> bool:
@@ -68,14 +79,14 @@ def _names_call_id(raw: bytes, call_id: str) -> bool:
 def _link_score(a_leg: _InviteLeg, b_leg: _InviteLeg) -> int:
     """How sure we are that ``b_leg`` is the server's onward leg of ``a_leg``."""
     a_invite, b_invite = a_leg.invite, b_leg.invite
-    if _host(a_invite.destination) != _host(b_invite.source):
-        return 0  # the b-leg starts where the a-leg ended: at the server
-    if b_invite.source == a_invite.source:
-        return 0
     if not a_leg.start <= b_leg.start <= a_leg.window_end + _LINK_SLACK:
         return 0
+    if b_invite.source == a_invite.source or a_leg.server_host != b_leg.source_host:
+        return 0  # the b-leg starts where the a-leg ended: at the server
     score = 0
-    if _names_call_id(b_invite.record.raw, a_leg.leg.call_id):
+    if a_leg.leg.call_id.encode() in b_invite.record.raw and _names_call_id(
+        b_invite.record.raw, a_leg.leg.call_id
+    ):
         score += 10  # a correlation header (X-...-Call-ID, Session-ID...) names the a-leg
     if a_leg.called & b_leg.called:
         score += 3
@@ -86,22 +97,61 @@ def _link_score(a_leg: _InviteLeg, b_leg: _InviteLeg) -> int:
     return score
 
 
+_TOKEN = re.compile(rb"[\w.@~-]{8,}")
+
+
+def _keys(info: _InviteLeg) -> set[str]:
+    """What an a-leg and its b-leg may share: called and calling numbers."""
+    keys = {f"u:{user}" for user in info.called}
+    keys |= {f"d:{tail}" for user in info.called if (tail := _digits_tail(user))}
+    if info.calling:
+        keys.add(f"c:{info.calling}")
+    return keys
+
+
+class _ActiveLegs:
+    """A-legs that may still get a b-leg, indexed by number and by Call-ID so that
+    each new INVITE leg is scored against a few candidates, not every open call."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, list[tuple[int, _InviteLeg]]] = {}
+        self._by_call_id: dict[bytes, tuple[int, _InviteLeg]] = {}
+
+    def add(self, position: int, info: _InviteLeg) -> None:
+        for key in _keys(info):
+            self._by_key.setdefault(key, []).append((position, info))
+        self._by_call_id[info.leg.call_id.encode()] = (position, info)
+
+    def candidates(self, info: _InviteLeg) -> dict[int, _InviteLeg]:
+        found: dict[int, _InviteLeg] = {}
+        for key in _keys(info):
+            entries = self._by_key.get(key)
+            if entries:
+                live = [e for e in entries if e[1].window_end + _LINK_SLACK >= info.start]
+                self._by_key[key] = live  # b-legs come in time order: expired stays expired
+                found.update(live)
+        for token in _TOKEN.findall(info.invite.record.raw):
+            entry = self._by_call_id.get(token)
+            if entry is not None and entry[1] is not info:
+                found[entry[0]] = entry[1]
+        return found
+
+
 def _link_legs(legs: Sequence[Leg]) -> dict[int, int]:
     """Map a b-leg's position to its a-leg's position (time order, active window)."""
     invite_legs = [(pos, info) for pos, leg in enumerate(legs) if (info := _invite_leg(leg, pos))]
     invite_legs.sort(key=lambda item: item[1].start)
     parent: dict[int, int] = {}
-    active: list[tuple[int, _InviteLeg]] = []
+    active = _ActiveLegs()
     for position, info in invite_legs:
-        active = [(p, a) for p, a in active if a.window_end + _LINK_SLACK >= info.start]
         best: tuple[int, float, int] | None = None
-        for a_position, a_info in active:
+        for a_position, a_info in active.candidates(info).items():
             score = _link_score(a_info, info)
             if score and (best is None or (score, a_info.start) > best[:2]):
                 best = (score, a_info.start, a_position)
         if best is not None:
             parent[position] = best[2]
-        active.append((position, info))
+        active.add(position, info)
     return parent
 
 

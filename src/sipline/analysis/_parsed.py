@@ -90,41 +90,53 @@ class TracedMessage:
         return self.method or "?"
 
 
+_BRANCH = re.compile(r";\s*branch\s*=\s*([^;,\s]+)", re.IGNORECASE)
+_VIA_TRANSPORT = re.compile(r"SIP\s*/\s*2\.0\s*/\s*([A-Za-z]+)", re.IGNORECASE)
+_TAG = re.compile(r";\s*tag\s*=\s*([^;,\s]+)", re.IGNORECASE)
+_URI_USER = re.compile(r"^\s*(?:(?:sips?):([^@;>?]+)@|tel:([^;>?]+))", re.IGNORECASE)
+
+
+def _uri_user(uri: str) -> str | None:
+    match = _URI_USER.match(uri)
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def _name_address(value: str | None) -> tuple[str | None, str | None]:
+    """(user, tag) of a From/To value, read from the text the parser accepted."""
+    if not value:
+        return None, None
+    if "<" in value:
+        uri = value[value.index("<") + 1 : value.rfind(">")]
+        params = value[value.rfind(">") + 1 :]
+    else:
+        uri, _, rest = value.partition(";")
+        params = ";" + rest
+    tag = _TAG.search(params)
+    return _uri_user(uri), tag.group(1) if tag else None
+
+
 def _fill_request(traced: TracedMessage, message: Request) -> None:
     traced.method = message.method
-    try:
-        traced.request_user = _user_of(message.request_uri)
-    except SipParseError:
-        traced.request_user = None
+    traced.request_user = _uri_user(message.uri)
     traced.has_credentials = any(h in message.headers for h in _CREDENTIAL_HEADERS)
 
 
 def _fill_common(traced: TracedMessage, message: Message) -> None:
-    """Header views raise ``SipParseError`` when malformed: each field is on its own."""
+    """The fields grouping needs, read from the header text (the parser has checked
+    the message; its typed views are used by the renderers, not on this hot path)."""
     headers = message.headers
     traced.call_id = headers.get("call-id")
-    try:
-        cseq = message.cseq
-        traced.cseq, traced.cseq_method = cseq.number, cseq.method
-    except SipParseError:
-        pass
-    try:
-        via = message.top_via
-        traced.branch = via.branch
-        if traced.transport == "?":
-            traced.transport = via.transport.lower()
-    except SipParseError:
-        pass
-    try:
-        traced.from_tag = message.from_.tag
-        traced.from_user = _user_of(message.from_.uri)
-    except SipParseError:
-        pass
-    try:
-        traced.to_tag = message.to.tag
-        traced.to_user = _user_of(message.to.uri)
-    except SipParseError:
-        pass
+    cseq = (headers.get("cseq") or "").split()
+    if len(cseq) == 2 and cseq[0].isdigit():
+        traced.cseq, traced.cseq_method = int(cseq[0]), cseq[1].upper()
+    via = headers.get("via") or ""
+    branch = _BRANCH.search(via.split(",", 1)[0])
+    traced.branch = branch.group(1) if branch else None
+    if traced.transport == "?":
+        transport = _VIA_TRANSPORT.match(via.strip())
+        traced.transport = transport.group(1).lower() if transport else "?"
+    traced.from_user, traced.from_tag = _name_address(headers.get("from"))
+    traced.to_user, traced.to_tag = _name_address(headers.get("to"))
 
 
 def _traced(index: int, record: TraceRecord) -> TracedMessage:

@@ -80,7 +80,10 @@ def read_records(data: bytes, name: str, input_format: str = "auto") -> list[Tra
         kind = detect_format(data) if input_format == "auto" else input_format
     except TraceFormatError as error:
         raise TraceFormatError(f"{name}: {error}") from None
-    records = _READERS[kind](data, name)
+    from ._analyse import without_cyclic_gc
+
+    with without_cyclic_gc():
+        records = _READERS[kind](data, name)
     if not records:
         raise TraceFormatError(f"{name}: no SIP messages found in this {kind} input")
     return records
