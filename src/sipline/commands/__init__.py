@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from sipline.commands import config_check, ladder, message, serve
+from sipline.commands import config_check, ladder, message, serve, user
 
 Register = Callable[["argparse._SubParsersAction[Any]"], None]
 
@@ -20,4 +20,5 @@ COMMANDS: list[Register] = [
     config_check.register,
     message.register,
     ladder.register,
+    user.register,
 ]

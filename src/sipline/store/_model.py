@@ -53,12 +53,15 @@ class User:
         )
 
     def ha1(self, algorithm: str) -> str | None:
-        """The stored HA1 for a digest ``algorithm`` (MD5 or SHA-256), else None."""
+        """The stored HA1 for a digest ``algorithm`` (MD5 or SHA-256), else None.
+
+        An empty digest (a user imported with only the other one) gives None too.
+        """
         name = algorithm.upper()
         if name == "MD5":
-            return self.ha1_md5
+            return self.ha1_md5 or None
         if name == "SHA-256":
-            return self.ha1_sha256
+            return self.ha1_sha256 or None
         return None
 
 
