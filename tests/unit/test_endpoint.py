@@ -267,3 +267,28 @@ def test_unreachable_target_gives_a_synthesized_final_response() -> None:
                 assert final.status_code == 408
 
     run(scenario)
+
+
+def test_malformed_request_on_tcp_gets_400_and_the_connection_stays_up() -> None:
+    async def scenario() -> None:
+        async with running(AnsweringApp(), "tcp:127.0.0.1:0") as endpoint:
+            port = endpoint.listeners[0].port
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                good = client_request("OPTIONS", port, branch="z9hG4bKt2", call_id="t2").replace(
+                    b"SIP/2.0/UDP", b"SIP/2.0/TCP"
+                )
+                bad = good.replace(b"CSeq: 1 OPTIONS", b"CSeq: x OPTIONS").replace(
+                    b"z9hG4bKt2", b"z9hG4bKt1"
+                )
+                writer.write(bad + good)
+                await writer.drain()
+                first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+                assert first.startswith(b"SIP/2.0 400 Bad Request: malformed CSeq")
+                second = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+                assert second.startswith(b"SIP/2.0 200 OK")
+            finally:
+                writer.close()
+                await writer.wait_closed()
+
+    run(scenario)

@@ -92,3 +92,12 @@ def test_body_arriving_later() -> None:
     assert framer.feed(head) == []
     (message,) = framer.feed(body)
     assert message.body == b"body"
+
+
+def test_frames_are_returned_unparsed_so_one_bad_message_is_not_fatal() -> None:
+    framer = StreamFramer()
+    bad = MESSAGE.replace(b"CSeq: 2 OPTIONS", b"CSeq: x OPTIONS")
+    frames = framer.frames(bad + RESPONSE)
+    assert frames == [bad, RESPONSE]
+    with pytest.raises(SipParseError):
+        StreamFramer().feed(bad)

@@ -20,10 +20,11 @@ _HEADER_END = b"\r\n\r\n"
 class StreamFramer:
     """Turns a byte stream into SIP messages.
 
-    ``feed(data)`` returns the complete messages found so far.  A framing error
-    (no or conflicting Content-Length, a message over ``max_message_size``, a
-    message that does not parse) raises ``SipParseError``: the stream cannot be
-    resynchronised and the connection must be closed.  Keep-alive pings seen
+    ``feed(data)`` returns the complete messages found so far; ``frames(data)``
+    the same as bytes, not parsed, so that one malformed message can be answered
+    with a 400 while the connection stays up.  A framing error (no or conflicting
+    Content-Length, a message over ``max_message_size``) raises ``SipParseError``:
+    the stream cannot be resynchronised and the connection must be closed.  Keep-alive pings seen
     since the last call are counted in ``pings``; the transport answers each
     with ``b"\\r\\n"`` and resets it with ``take_pings()``.
     """
@@ -46,13 +47,22 @@ class StreamFramer:
         return pings
 
     def feed(self, data: bytes) -> list[Request | Response]:
+        """The messages completed by ``data``; ``SipParseError`` on any bad message."""
+        return [parse_message(frame) for frame in self.frames(data)]
+
+    def frames(self, data: bytes) -> list[bytes]:
+        """The complete messages ``data`` ends, as bytes, framed but not parsed.
+
+        ``SipParseError`` here is a framing error (the stream is lost); a frame
+        that then fails ``parse_message`` is one bad message on a good stream.
+        """
         self._buffer += data
-        messages: list[Request | Response] = []
+        frames: list[bytes] = []
         while True:
-            message = self._next_message()
-            if message is None:
-                return messages
-            messages.append(message)
+            frame = self._next_frame()
+            if frame is None:
+                return frames
+            frames.append(frame)
 
     def _skip_keepalives(self) -> None:
         buffer = self._buffer
@@ -69,7 +79,7 @@ class StreamFramer:
             del buffer[:skipped]
             self._scan_from = 0
 
-    def _next_message(self) -> Request | Response | None:
+    def _next_frame(self) -> bytes | None:
         self._skip_keepalives()
         buffer = self._buffer
         if not buffer or buffer.startswith(b"\r"):
@@ -105,4 +115,4 @@ class StreamFramer:
         raw = bytes(buffer[:total])
         del buffer[:total]
         self._scan_from = 0
-        return parse_message(raw)
+        return raw

@@ -13,7 +13,7 @@ import socket
 import ssl
 from typing import cast
 
-from sipline.sip import Address, SipParseError, StreamFramer
+from sipline.sip import Address, SipParseError, StreamFramer, parse_message
 
 from ._base import Tap, TransportError, logger
 from ._config import ListenSpec, TransportConfig
@@ -126,7 +126,7 @@ class SipStreamConnection(Connection):
     def receive(self, data: bytes) -> None:
         tap = self.owner.tap
         try:
-            messages = self._framer.feed(data)
+            frames = self._framer.frames(data)
         except SipParseError as error:
             self.fail(str(error))
             return
@@ -135,10 +135,17 @@ class SipStreamConnection(Connection):
         if pings:
             tap.stats.keepalives += pings
             self.write(b"\r\n" * pings)
-        for message in messages:
+        local = self.owner.local_address
+        for frame in frames:
+            tap.trace("recv", self.local, self.remote, frame)
+            try:
+                message = parse_message(frame)
+            except SipParseError as error:
+                # Framed correctly, so the stream goes on: answer 400 if we can.
+                tap.bad_input(error, frame, self.remote, local)
+                continue
             tap.stats.received += 1
-            tap.trace("recv", self.local, self.remote, bytes(message))
-            tap.deliver(message, self.remote, self.owner.local_address)
+            tap.deliver(message, self.remote, local)
 
 
 class StreamTransport:
