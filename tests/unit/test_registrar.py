@@ -363,24 +363,42 @@ def test_blocked_source_gets_no_answer(store: SqliteStore) -> None:
 
 @dataclass
 class FakeIncoming:
+    """Answers like ``sipline.endpoint.IncomingRequest`` (sync) or an async variant."""
+
     request: Request
     source: Address = PHONE
     local: Address = LOCAL
     answers: list[tuple[int, str | None, list[tuple[str, str]]]] = field(default_factory=list)
 
-    async def respond(
+    def respond(
         self,
-        status: int,
+        status_code: int,
         reason: str | None = None,
         *,
         headers: Iterable[tuple[str, str]] = (),
         body: bytes = b"",
     ) -> None:
-        self.answers.append((status, reason, list(headers)))
+        self.answers.append((status_code, reason, list(headers)))
 
 
-def test_async_adapter_answers_through_incoming(registrar: Registrar, store: SqliteStore) -> None:
-    incoming = FakeIncoming(register("<sip:a@10.0.0.5>", expires=600))
+class AsyncFakeIncoming(FakeIncoming):
+    async def respond(  # type: ignore[override]
+        self,
+        status_code: int,
+        reason: str | None = None,
+        *,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> None:
+        await asyncio.sleep(0)
+        self.answers.append((status_code, reason, list(headers)))
+
+
+@pytest.mark.parametrize("kind", [FakeIncoming, AsyncFakeIncoming])
+def test_async_adapter_answers_through_incoming(
+    registrar: Registrar, store: SqliteStore, kind: type[FakeIncoming]
+) -> None:
+    incoming = kind(register("<sip:a@10.0.0.5>", expires=600))
     asyncio.run(registrar.handle(incoming))
     [(status, reason, headers)] = incoming.answers
     assert (status, reason) == (200, "OK")

@@ -8,6 +8,7 @@ that survive a restart.  ``handle(incoming)`` is the asyncio adapter for the end
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Iterable
@@ -41,7 +42,10 @@ _LOG = logging.getLogger("sipline.registrar")
 
 
 class IncomingRequest(Protocol):
-    """What the endpoint hands an application: the request and a way to answer it."""
+    """What the endpoint hands an application: the request and a way to answer it.
+
+    ``respond`` may send at once (``sipline.endpoint``) or return an awaitable.
+    """
 
     @property
     def request(self) -> Request: ...
@@ -50,14 +54,14 @@ class IncomingRequest(Protocol):
     @property
     def local(self) -> Address: ...
 
-    async def respond(
+    def respond(
         self,
-        status: int,
+        status_code: int,
         reason: str | None = None,
         *,
         headers: Iterable[tuple[str, str]] = (),
         body: bytes = b"",
-    ) -> None: ...
+    ) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +113,9 @@ class Registrar:
         """Asyncio adapter: process with the wall clock and answer through the endpoint."""
         reply = self.decide(incoming.request, incoming.source, incoming.local, time.time())
         if reply is not None:
-            await incoming.respond(reply.status_code, reply.reason, headers=reply.headers)
+            sent = incoming.respond(reply.status_code, reply.reason, headers=reply.headers)
+            if inspect.isawaitable(sent):
+                await sent
 
     def expire(self, now: float) -> list[Binding]:
         """Purge expired bindings (call about once a second); the ones removed."""
