@@ -1,0 +1,310 @@
+"""The dialplan: ordered rules from the config file, evaluated per call.
+
+The config loader hands ``config["dialplan"]`` over as a list of tables::
+
+    [[dialplan]]
+    match = "^(1\\d{3})$"        # regex searched in the destination (Request-URI user)
+    caller = "^10"               # optional: regex searched in the caller's user part
+    domain = "example\\.com$"    # optional: regex searched in the destination domain
+    actions = ["set call_timeout=20", "bridge user/$1"]
+
+Actions (``$0``..``$9`` are the groups of ``match``):
+
+- ``bridge TARGETS``: ``user/1000`` (a local user, ``user/1000@domain`` for another
+  domain), ``trunk/NAME/NUMBER``, ``sip/URI``; ``,`` rings targets in parallel,
+  ``|`` tries groups in sequence; ``[leg_timeout=N]target`` gives one target its
+  own ring time (FreeSWITCH's syntax).
+- ``hangup CAUSE``: refuse the call (``USER_BUSY``, ``CALL_REJECTED``, ``17``...).
+- ``set NAME=VALUE``: ``call_timeout`` (seconds), ``caller_id_name``,
+  ``caller_id_number``.
+
+The first rule that matches and has a ``bridge`` or ``hangup`` decides; rules that
+only ``set`` add their variables and evaluation goes on.  When no rule decides, a
+destination that is a local user rings that user, anything else gets
+``UNALLOCATED_NUMBER`` (404).  Errors name the key at fault in one line:
+``dialplan[2].actions[0]: unknown action 'brige'; expected bridge, hangup, set``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sipline.routing._causes import HangupCause, parse_cause
+
+__all__ = [
+    "DEFAULT_CALL_TIMEOUT",
+    "VARIABLES",
+    "Dialplan",
+    "DialplanError",
+    "Route",
+    "Rule",
+    "Target",
+    "parse_dialplan",
+]
+
+TargetKind = Literal["user", "trunk", "sip"]
+
+_RULE_KEYS = ("match", "caller", "domain", "actions", "name")
+_ACTIONS = ("bridge", "hangup", "set")
+#: Variables ``set`` accepts, with their checkers (None: any text).
+VARIABLES: dict[str, Callable[[str], str | None] | None] = {
+    "call_timeout": lambda v: None if v.isdigit() and 0 < int(v) <= 3600 else "1..3600 seconds",
+    "caller_id_name": None,
+    "caller_id_number": None,
+}
+_CAPTURE = re.compile(r"\$(\d)")
+_LEG_TIMEOUT = re.compile(r"\[leg_timeout=(\d+)\](.*)", re.DOTALL)
+_USER = re.compile(r"[A-Za-z0-9_.!~*'()&=+$%-]+(?:@[A-Za-z0-9.:\[\]-]+)?")
+DEFAULT_CALL_TIMEOUT = 30.0
+
+
+class DialplanError(ValueError):
+    """A dialplan that cannot be used; the message names the key, in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One destination of a bridge: a local user, a trunk number or a SIP URI."""
+
+    kind: TargetKind
+    value: str  # "1000" / "1000@domain"; trunk name; SIP URI
+    number: str | None = None  # trunk/NAME/NUMBER
+    timeout: float | None = None  # [leg_timeout=N]
+
+    def __str__(self) -> str:
+        text = f"{self.kind}/{self.value}" + (f"/{self.number}" if self.number else "")
+        return f"[leg_timeout={self.timeout:g}]{text}" if self.timeout else text
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What to do with one call: ring ``groups`` in turn (each in parallel), or hang up."""
+
+    groups: tuple[tuple[Target, ...], ...] = ()
+    variables: Mapping[str, str] = field(default_factory=dict)
+    hangup: HangupCause | None = None
+    rule: int | None = None  # index of the deciding rule; None for the default rule
+
+    @property
+    def call_timeout(self) -> float:
+        value = self.variables.get("call_timeout")
+        return float(value) if value else DEFAULT_CALL_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class _Action:
+    verb: str
+    argument: str
+    where: str
+    #: bridge: the targets, parsed before captures are filled in (so a destination
+    #: holding "," or "|" cannot add targets).
+    groups: tuple[tuple[Target, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    match: re.Pattern[str] | None
+    caller: re.Pattern[str] | None
+    domain: re.Pattern[str] | None
+    actions: tuple[_Action, ...]
+    name: str | None = None
+
+    def matches(self, destination: str, caller: str, domain: str) -> re.Match[str] | None:
+        if self.caller is not None and self.caller.search(caller) is None:
+            return None
+        if self.domain is not None and self.domain.search(domain) is None:
+            return None
+        if self.match is None:
+            return re.match("", destination)
+        return self.match.search(destination)
+
+
+def _expand(text: str, found: re.Match[str]) -> str:
+    return _CAPTURE.sub(lambda m: found.group(int(m.group(1))) or "", text)
+
+
+def _fill_targets(
+    groups: tuple[tuple[Target, ...], ...], found: re.Match[str]
+) -> tuple[tuple[Target, ...], ...] | None:
+    """The targets with ``$N`` filled in; None when a filled-in user part is not valid."""
+    out: list[tuple[Target, ...]] = []
+    for group in groups:
+        filled: list[Target] = []
+        for target in group:
+            value = _expand(target.value, found)
+            number = None if target.number is None else _expand(target.number, found)
+            if target.kind == "user" and not _USER.fullmatch(value):
+                return None
+            if number is not None and not _USER.fullmatch(number):
+                return None
+            if target.kind == "sip" and any(c in value for c in " \t\r\n<>"):
+                return None
+            filled.append(Target(target.kind, value, number, target.timeout))
+        out.append(tuple(filled))
+    return tuple(out)
+
+
+class Dialplan:
+    """Ordered rules; ``route()`` gives the ``Route`` of one call.  Immutable."""
+
+    __slots__ = ("rules",)
+
+    def __init__(self, rules: Sequence[Rule] = ()) -> None:
+        self.rules = tuple(rules)
+
+    def route(
+        self,
+        destination: str,
+        caller: str,
+        domain: str,
+        is_local_user: Callable[[str, str], bool],
+    ) -> Route:
+        variables: dict[str, str] = {}
+        for index, rule in enumerate(self.rules):
+            found = rule.matches(destination, caller, domain)
+            if found is None:
+                continue
+            for action in rule.actions:
+                argument = _expand(action.argument, found)
+                if action.verb == "set":
+                    name, _, value = argument.partition("=")
+                    variables[name.strip()] = value.strip()
+                elif action.verb == "hangup":
+                    cause = parse_cause(argument)
+                    assert cause is not None  # checked by the parser
+                    return Route(variables=variables, hangup=cause, rule=index)
+                else:
+                    groups = _fill_targets(action.groups, found)
+                    if groups is None:
+                        return Route(
+                            variables=variables,
+                            hangup=HangupCause.INVALID_NUMBER_FORMAT,
+                            rule=index,
+                        )
+                    return Route(groups, variables, rule=index)
+        if destination and is_local_user(destination, domain):
+            return Route(((Target("user", destination),),), variables)
+        return Route(variables=variables, hangup=HangupCause.UNALLOCATED_NUMBER)
+
+
+# -- parsing ---------------------------------------------------------------------------
+
+
+def parse_dialplan(config: object) -> Dialplan:
+    """Check ``config["dialplan"]`` (a list of tables) and build the dialplan."""
+    if config is None:
+        return Dialplan()
+    if not isinstance(config, list):
+        raise DialplanError("dialplan: expected a list of rules ([[dialplan]] tables)")
+    return Dialplan([_parse_rule(item, f"dialplan[{i}]") for i, item in enumerate(config)])
+
+
+def _parse_rule(item: object, where: str) -> Rule:
+    if not isinstance(item, Mapping):
+        raise DialplanError(f"{where}: expected a table with match and actions")
+    for key in item:
+        if key not in _RULE_KEYS:
+            raise DialplanError(f"{where}: unknown key {key!r}; expected {', '.join(_RULE_KEYS)}")
+    match = _regex(item.get("match"), f"{where}.match")
+    caller = _regex(item.get("caller"), f"{where}.caller")
+    domain = _regex(item.get("domain"), f"{where}.domain")
+    name = item.get("name")
+    if name is not None and not isinstance(name, str):
+        raise DialplanError(f"{where}.name: expected text")
+    raw_actions = item.get("actions")
+    if not isinstance(raw_actions, list) or not raw_actions:
+        raise DialplanError(f"{where}.actions: expected a non-empty list of actions")
+    groups = match.groups if match is not None else 0
+    actions: list[_Action] = []
+    for index, raw in enumerate(raw_actions):
+        action_where = f"{where}.actions[{index}]"
+        if actions and actions[-1].verb != "set":
+            raise DialplanError(f"{action_where}: nothing runs after {actions[-1].verb}")
+        actions.append(_parse_action(raw, action_where, groups))
+    return Rule(match, caller, domain, tuple(actions), name)
+
+
+def _regex(value: Any, where: str) -> re.Pattern[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise DialplanError(f"{where}: expected a regular expression in quotes")
+    try:
+        return re.compile(value)
+    except re.error as error:
+        raise DialplanError(f"{where}: bad regular expression: {error}") from None
+
+
+def _parse_action(raw: object, where: str, groups: int) -> _Action:
+    if not isinstance(raw, str) or not raw.strip():
+        raise DialplanError(f"{where}: expected an action such as 'bridge user/1000'")
+    verb, _, argument = raw.strip().partition(" ")
+    argument = argument.strip()
+    if verb not in _ACTIONS:
+        raise DialplanError(f"{where}: unknown action {verb!r}; expected {', '.join(_ACTIONS)}")
+    for reference in _CAPTURE.findall(argument):
+        if int(reference) > groups:
+            raise DialplanError(
+                f"{where}: ${reference} refers to a group the match does not have ({groups})"
+            )
+    if not argument:
+        raise DialplanError(f"{where}: {verb} needs an argument")
+    if verb == "hangup" and parse_cause(argument) is None:
+        raise DialplanError(f"{where}: unknown hangup cause {argument!r} (e.g. USER_BUSY, 17)")
+    if verb == "set":
+        _check_set(argument, where)
+    if verb == "bridge":
+        return _Action(verb, argument, where, _parse_targets(argument, where))
+    return _Action(verb, argument, where)
+
+
+def _check_set(argument: str, where: str) -> None:
+    name, equals, value = argument.partition("=")
+    name = name.strip()
+    if not equals:
+        raise DialplanError(f"{where}: set needs NAME=VALUE")
+    if name not in VARIABLES:
+        raise DialplanError(
+            f"{where}: unknown variable {name!r}; expected {', '.join(sorted(VARIABLES))}"
+        )
+    check = VARIABLES[name]
+    if check is not None and _CAPTURE.search(value) is None:
+        problem = check(value.strip())
+        if problem is not None:
+            raise DialplanError(f"{where}: {name} must be {problem}, not {value.strip()!r}")
+
+
+def _parse_targets(text: str, where: str) -> tuple[tuple[Target, ...], ...]:
+    groups: list[tuple[Target, ...]] = []
+    for group_text in text.split("|"):
+        targets = tuple(_parse_target(part.strip(), where) for part in group_text.split(","))
+        groups.append(targets)
+    return tuple(groups)
+
+
+def _parse_target(text: str, where: str) -> Target:
+    timeout: float | None = None
+    found = _LEG_TIMEOUT.fullmatch(text)
+    if found is not None:
+        timeout = float(found.group(1))
+        if timeout <= 0:
+            raise DialplanError(f"{where}: leg_timeout must be at least 1 second")
+        text = found.group(2).strip()
+    kind, _, rest = text.partition("/")
+    if kind == "user":
+        if not _USER.fullmatch(rest):
+            raise DialplanError(f"{where}: bad user target {text!r}; expected user/1000")
+        return Target("user", rest, timeout=timeout)
+    if kind == "trunk":
+        name, _, number = rest.partition("/")
+        if not name or not number:
+            raise DialplanError(f"{where}: bad trunk target {text!r}; expected trunk/NAME/NUMBER")
+        return Target("trunk", name, number, timeout)
+    if kind == "sip":
+        if not rest.lower().startswith(("sip:", "sips:")):
+            raise DialplanError(f"{where}: bad sip target {text!r}; expected sip/sip:user@host")
+        return Target("sip", rest, timeout=timeout)
+    raise DialplanError(f"{where}: unknown target {text!r}; expected user/, trunk/ or sip/")
