@@ -79,6 +79,9 @@ class AuthSection:
     invite: bool = True
     #: Source networks (CIDR) that are never challenged, e.g. a trunk provider.
     trusted_networks: tuple[str, ...] = ()
+    #: Digest algorithms offered, most preferred first (RFC 8760).  MD5 leads by
+    #: default because many phones (and SIPp) answer only the first challenge.
+    algorithms: tuple[str, ...] = ("MD5", "SHA-256")
     nonce_lifetime: int = 300
     #: Failed attempts from one source (or for one user) within ``failure_window``
     #: seconds before the source is blocked for ``block_time`` seconds.
@@ -284,6 +287,11 @@ def _check_semantics(config: Config, problems: list[str]) -> None:
             problems.append(
                 f'admin.listen: {admin!r} is not HOST:PORT (e.g. 127.0.0.1:8080) or "off"'
             )
+    for index, algorithm in enumerate(config.auth.algorithms):
+        if algorithm.upper() not in ("MD5", "SHA-256"):
+            problems.append(f"auth.algorithms[{index}]: {algorithm!r} is not MD5 or SHA-256")
+    if not config.auth.algorithms:
+        problems.append('auth.algorithms: offer at least one, e.g. ["MD5", "SHA-256"]')
     for index, network in enumerate(config.auth.trusted_networks):
         try:
             ipaddress.ip_network(network, strict=False)

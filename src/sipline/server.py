@@ -179,7 +179,7 @@ class Server:
         authenticator = Authenticator(
             store,
             NonceFactory(secret, lifetime=auth.nonce_lifetime),
-            AuthConfig(trusted_networks=auth.trusted_networks),
+            AuthConfig(trusted_networks=auth.trusted_networks, algorithms=auth.algorithms),
             guard=BruteForceGuard(
                 threshold=auth.max_failures, window=auth.failure_window, block_time=auth.block_time
             ),
