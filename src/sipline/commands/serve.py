@@ -76,7 +76,7 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         asyncio.run(server.run_forever())
     except OSError as error:
-        print(f"sipline: cannot start: {error}", file=sys.stderr)
+        print(f"sipline: {error.strerror or error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Sequence
 
 from sipline.sip import Address
@@ -52,7 +53,17 @@ class TransportLayer:
     async def start(self) -> None:
         try:
             for spec in self.config.listen:
-                self.listeners.append(await start_listener(spec, self.config, self._tap))
+                try:
+                    listener = await start_listener(spec, self.config, self._tap)
+                except OSError as error:
+                    reason = (error.strerror or str(error)).lower()
+                    hint = (
+                        "; another program (another sipline?) has that port: pick another with --listen"
+                        if error.errno == errno.EADDRINUSE
+                        else ""
+                    )
+                    raise OSError(error.errno, f"cannot listen on {spec}: {reason}{hint}") from error
+                self.listeners.append(listener)
         except BaseException:
             await self.close()
             raise
