@@ -230,7 +230,12 @@ class Server:
             advertised_host=config.server.advertised_host or None,
             user_agent=config.server.user_agent,
         )
-        self.endpoint = Endpoint(endpoint_config, dispatcher)
+        guard = authenticator.guard
+        self.endpoint = Endpoint(
+            endpoint_config,
+            dispatcher,
+            is_blocked=lambda source: guard.blocked(source.host, time.time()),
+        )
         await self.endpoint.start()
         self._tasks.append(asyncio.create_task(self._expire_bindings()))
         self._announce()

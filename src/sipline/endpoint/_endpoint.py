@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -105,6 +105,7 @@ class EndpointStats:
     rejected_requests: int = 0
     responses_dropped: int = 0
     send_failures: int = 0
+    blocked_dropped: int = 0
 
 
 class Endpoint:
@@ -117,8 +118,11 @@ class Endpoint:
         *,
         trace: Sequence[TraceSink] = (),
         resolver: object | None = None,
+        is_blocked: Callable[[Address], bool] | None = None,
     ) -> None:
         self.config = config
+        #: Sources whose requests are dropped unanswered (a brute-force guard).
+        self.is_blocked = is_blocked
         self.application = application
         self.transactions = TransactionLayer(config.transactions)
         self.transport = TransportLayer(config.transport, self._on_message, trace=trace)
@@ -181,6 +185,11 @@ class Endpoint:
     def _receive_request(
         self, request: Request, source: Address, local: Address, now: float
     ) -> None:
+        if self.is_blocked is not None and self.is_blocked(source):
+            # Cheap on purpose: a password-guessing tool resends hundreds of requests
+            # a second; no transaction, no answer.
+            self.stats.blocked_dropped += 1
+            return
         stamp_received(request, source)
         self._remember_local(source, local)
         problem = request_problem(request, supported=self.config.supported)
