@@ -9,6 +9,7 @@ import pytest
 from harness import (
     BaresipFactory,
     CaptureFactory,
+    ServerFactory,
     SippFactory,
     account_line,
     auth_rows,
@@ -196,3 +197,17 @@ _CHALLENGING_REGISTRAR = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   <label id="end"/>
 </scenario>
 """
+
+
+def test_sipline_server_process_starts_answers_and_stops(
+    sipline_server: ServerFactory, sipp: SippFactory
+) -> None:
+    server = sipline_server(
+        *("--listen", "udp:{host}:{port}", "--listen", "tcp:{host}:{port}"),
+        *("--data", "{data_dir}", "--admin", "off"),
+    )
+    assert server.ping() == 200
+    assert options_ping(server.host, server.port, "tcp", timeout=5) == 200
+    sipp.run("options_uac", server.hostport, calls=3, rate=100).assert_ok(calls=3)
+    assert server.stop() == 0
+    assert not port_is_bound(server.port, "udp")
