@@ -5,7 +5,7 @@ each message, diagnose failures, and draw the ladder (text, SVG, HTML, Mermaid, 
     flows = analyse(records)                      # parse, group, phases, diagnoses
 """
 
-from ._analyse import analyse
+from ._analyse import analyse, detail_flow
 from ._model import Diagnosis, Flow, Leg, Party, Phase
 from ._parsed import TracedMessage, parse_records
 from ._readers import INPUT_FORMATS, detect_format, read_records, read_trace, read_traces
@@ -26,6 +26,7 @@ __all__ = [
     "TraceRecord",
     "TracedMessage",
     "analyse",
+    "detail_flow",
     "detect_format",
     "parse_records",
     "read_records",

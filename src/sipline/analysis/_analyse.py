@@ -14,7 +14,7 @@ from ._phases import find_phases
 from ._record import TraceRecord
 from ._summary import summarise_flow
 
-__all__ = ["analyse", "without_cyclic_gc"]
+__all__ = ["analyse", "detail_flow", "without_cyclic_gc"]
 
 
 @contextmanager
@@ -41,7 +41,13 @@ def _analyse(records: Sequence[TraceRecord], details: bool) -> list[Flow]:
     flows = group_messages(parse_records(records))
     if details:
         for flow in flows:
-            flow.phases = find_phases(flow)
-            flow.diagnoses = diagnose_flow(flow)
-            flow.summaries = summarise_flow(flow)
+            detail_flow(flow)
     return flows
+
+
+def detail_flow(flow: Flow) -> None:
+    """Name the phases, diagnose and explain one flow (what ``details=True`` does for
+    every flow): for showing one call of a large trace without analysing them all."""
+    flow.phases = find_phases(flow)
+    flow.diagnoses = diagnose_flow(flow)
+    flow.summaries = summarise_flow(flow)
