@@ -33,6 +33,7 @@ from sipline.auth import (
 )
 from sipline.config import Config
 from sipline.endpoint import Endpoint, EndpointConfig, IncomingRequest
+from sipline.proxy import LocalIdentity, Proxy, ProxyConfig
 from sipline.registrar import Registrar, RegistrarConfig
 from sipline.sip import Address, Request, Response, SipParseError, SipUri
 from sipline.store import SqliteStore, load_or_create_secret, open_store
@@ -163,6 +164,7 @@ class Server:
         self.store: SqliteStore | None = None
         self.endpoint: Endpoint | None = None
         self.domains: frozenset[str] = frozenset()
+        self.identity = LocalIdentity(frozenset(), frozenset())
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -186,7 +188,7 @@ class Server:
             counter=NonceCounter(not_before=time.time()),
         )
         registrar = self._make_registrar(store, authenticator)
-        calls = self._make_call_engine()
+        calls = self._make_call_engine(store)
         dispatcher = Dispatcher(
             registrar=registrar,
             authenticator=authenticator,
@@ -229,6 +231,7 @@ class Server:
             ),
             advertised_host=config.server.advertised_host or None,
             user_agent=config.server.user_agent,
+            proxy=config.server.mode == "proxy",
         )
         guard = authenticator.guard
         self.endpoint = Endpoint(
@@ -236,7 +239,10 @@ class Server:
             dispatcher,
             is_blocked=lambda source: guard.blocked(source.host, time.time()),
         )
+        if isinstance(calls, Proxy):
+            calls.attach(self.endpoint)
         await self.endpoint.start()
+        self.identity = self._local_identity(self.endpoint)
         self._tasks.append(asyncio.create_task(self._expire_bindings()))
         self._announce()
 
@@ -252,8 +258,23 @@ class Server:
             registrar_config, store, authenticator if self.config.auth.register else None
         )
 
-    def _make_call_engine(self) -> CallEngine:
+    def _make_call_engine(self, store: SqliteStore) -> CallEngine:
+        if self.config.server.mode == "proxy":
+            return Proxy(
+                ProxyConfig(call_timeout=float(self.config.calls.call_timeout)),
+                store,
+                store,
+                lambda: self.identity,
+            )
         return NoCalls()
+
+    def _local_identity(self, endpoint: Endpoint) -> LocalIdentity:
+        """Our (host, port) pairs: the listeners', with wildcards spelled out."""
+        addresses: set[tuple[str, int]] = set()
+        for listener in endpoint.listeners:
+            hosts = self.domains if listener.host in _WILDCARDS else {listener.host}
+            addresses.update((host, listener.port) for host in hosts)
+        return LocalIdentity(domains=self.domains, addresses=frozenset(addresses))
 
     def _announce(self) -> None:
         assert self.endpoint is not None

@@ -96,6 +96,9 @@ class EndpointConfig:
     #: Address put in Via/Contact when a listener is bound to a wildcard address.
     advertised_host: str | None = None
     user_agent: str = f"sipline/{__version__}"
+    #: Act as a proxy (RFC 3261 §16.3): Proxy-Require is checked instead of Require,
+    #: and OPTIONS addressed to a user are the application's to forward.
+    proxy: bool = False
 
 
 @dataclass(slots=True)
@@ -192,7 +195,7 @@ class Endpoint:
             return
         stamp_received(request, source)
         self._remember_local(source, local)
-        problem = request_problem(request, supported=self.config.supported)
+        problem = request_problem(request, proxy=self.config.proxy, supported=self.config.supported)
         if problem is None and request.max_forwards == 0 and request.method not in _LOCAL_METHODS:
             problem_status, problem_reason = 483, "Too Many Hops"
         elif problem is not None:
@@ -272,7 +275,11 @@ class Endpoint:
             event.transaction,
             response_destination(request, event.source),
         )
-        if request.method == "OPTIONS" and not incoming.in_dialog:
+        if (
+            request.method == "OPTIONS"
+            and not incoming.in_dialog
+            and self._answers_options(request)
+        ):
             # §11.2: the capabilities of this element.
             incoming.respond(200, headers=self._capability_headers())
             return
@@ -289,6 +296,15 @@ class Endpoint:
                 destination=incoming.response_destination,
             )
         self._spawn(self._run_application(incoming))
+
+    def _answers_options(self, request: Request) -> bool:
+        if not self.config.proxy:
+            return True
+        try:
+            uri = request.request_uri
+        except SipParseError:
+            return True
+        return not isinstance(uri, SipUri) or uri.user is None
 
     def _capability_headers(self) -> list[tuple[str, str]]:
         return [("Allow", self._allow), ("Accept", self._accept), ("Supported", self._supported)]
@@ -346,9 +362,16 @@ class Endpoint:
             logger.exception("the application failed handling %r", args[0] if args else None)
 
     # -- outbound ------------------------------------------------------------------------------
-    def send_response(self, incoming: IncomingRequest, response: Response) -> None:
-        """Send a response of ``incoming`` through its server transaction (§17.2)."""
-        response.headers.add("Server", self.config.user_agent)
+    def send_response(
+        self, incoming: IncomingRequest, response: Response, *, forwarded: bool = False
+    ) -> None:
+        """Send a response of ``incoming`` through its server transaction (§17.2).
+
+        ``forwarded``: a proxy relaying a downstream response, which gets no Server
+        header and whose 2xx the UAS (not this element) retransmits.
+        """
+        if not forwarded:
+            response.headers.add("Server", self.config.user_agent)
         now = self.now()
         self.transactions.send_response(
             response,
@@ -357,7 +380,8 @@ class Endpoint:
             destination=incoming.response_destination,
         )
         if (
-            incoming.request.method == "INVITE"
+            not forwarded
+            and incoming.request.method == "INVITE"
             and 200 <= response.status_code < 300
             and not incoming.response_destination.reliable
         ):
@@ -405,7 +429,12 @@ class Endpoint:
             handle.cancel()
 
     def send_request(
-        self, request: Request, destination: Address | None = None, *, local: Address | None = None
+        self,
+        request: Request,
+        destination: Address | None = None,
+        *,
+        local: Address | None = None,
+        loop_key: str | None = None,
     ) -> ClientRequest:
         """Send ``request`` in a new client transaction; returns its ``ClientRequest``.
 
@@ -414,11 +443,15 @@ class Endpoint:
         trying the next target after a timeout or a 503.
         """
         client = ClientRequest(self, request)
-        self._spawn(self._send_request(client, destination, local))
+        self._spawn(self._send_request(client, destination, local, loop_key))
         return client
 
     async def _send_request(
-        self, client: ClientRequest, destination: Address | None, local: Address | None
+        self,
+        client: ClientRequest,
+        destination: Address | None,
+        local: Address | None,
+        loop_key: str | None = None,
     ) -> None:
         targets = [destination] if destination is not None else await self._targets(client.request)
         if not targets:
@@ -431,7 +464,7 @@ class Endpoint:
                 return
             if index:
                 request.headers.delete_at(request.headers.positions("via")[0])
-            self._add_via(request, target, local)
+            self._add_via(request, target, local, loop_key)
             client.destination = target
             last = index + 1 == len(targets)
             attempt = None if last else client.next_attempt()
@@ -459,6 +492,15 @@ class Endpoint:
                 failure.status_code,
             )
 
+    async def resolve(self, request: Request) -> list[Address]:
+        """Where ``request`` goes next: its first Route (loose routing) or its
+        Request-URI, resolved per RFC 3263 (empty when it cannot be)."""
+        return await self._targets(request)
+
+    def listener_address(self, destination: Address, local: Address | None = None) -> Address:
+        """The local address of the listener a message to ``destination`` leaves from."""
+        return self.transport.listener_for(destination, local).local_address
+
     async def _targets(self, request: Request) -> list[Address]:
         routes = request.routes
         target_uri = (
@@ -472,10 +514,13 @@ class Endpoint:
             logger.exception("resolving %s failed", target_uri)
             return []
 
-    def _add_via(self, request: Request, target: Address, local: Address | None) -> None:
+    def _add_via(
+        self, request: Request, target: Address, local: Address | None, loop_key: str | None = None
+    ) -> None:
         listener = self.transport.listener_for(target, local)
         sent_by = self.sent_by(listener.local_address, target)
-        via = f"SIP/2.0/{target.transport.upper()} {sent_by};branch={new_branch()}"
+        branch = new_branch() if loop_key is None else f"{new_branch()}.{loop_key}"
+        via = f"SIP/2.0/{target.transport.upper()} {sent_by};branch={branch}"
         if target.transport == "udp":
             via += ";rport"
         request.headers.prepend("Via", via)
@@ -500,9 +545,9 @@ class Endpoint:
             self._local_hosts[remote] = cached
         return cached
 
-    def send_ack(self, ack: Request, destination: Address) -> None:
+    def send_ack(self, ack: Request, destination: Address, *, local: Address | None = None) -> None:
         """Send the ACK of a 2xx (or any stateless request) with a fresh Via (§13.2.2.4)."""
-        self._add_via(ack, destination, None)
+        self._add_via(ack, destination, local)
         self.transactions.send_stateless(ack, destination)
         self._drain(self.now())
 

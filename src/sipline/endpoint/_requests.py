@@ -93,6 +93,20 @@ class IncomingRequest:
             self.final = response
         self._endpoint.send_response(self, response)
 
+    def forward(self, response: Response) -> None:
+        """Relay a downstream response (a proxy, RFC 3261 §16.7 step 9).
+
+        Every 2xx to an INVITE goes up, even after the first: the later ones are
+        sent without the transaction, which has ended (§16.7 step 5).
+        """
+        if self.final is not None:
+            if self.request.method == "INVITE" and 200 <= response.status_code < 300:
+                self._endpoint.send_stateless(response, self.response_destination)
+            return
+        if response.status_code >= 200:
+            self.final = response
+        self._endpoint.send_response(self, response, forwarded=True)
+
 
 class ClientRequest:
     """A request the application sent; iterate it for the responses as they come.

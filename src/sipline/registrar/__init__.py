@@ -9,6 +9,7 @@ Wiring::
 """
 
 from sipline.registrar._config import RegistrarConfig
+from sipline.registrar._reach import reach_address
 from sipline.registrar._registrar import IncomingRequest, RegisterReply, Registrar
 
-__all__ = ["IncomingRequest", "RegisterReply", "Registrar", "RegistrarConfig"]
+__all__ = ["IncomingRequest", "RegisterReply", "Registrar", "RegistrarConfig", "reach_address"]

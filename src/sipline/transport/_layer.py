@@ -62,7 +62,9 @@ class TransportLayer:
                         if error.errno == errno.EADDRINUSE
                         else ""
                     )
-                    raise OSError(error.errno, f"cannot listen on {spec}: {reason}{hint}") from error
+                    raise OSError(
+                        error.errno, f"cannot listen on {spec}: {reason}{hint}"
+                    ) from error
                 self.listeners.append(listener)
         except BaseException:
             await self.close()
