@@ -287,6 +287,13 @@ def _check_semantics(config: Config, problems: list[str]) -> None:
             problems.append(
                 f'admin.listen: {admin!r} is not HOST:PORT (e.g. 127.0.0.1:8080) or "off"'
             )
+    if config.trace.hep:
+        from sipline.trace import parse_host_port
+
+        try:
+            parse_host_port(config.trace.hep)
+        except ValueError as exc:
+            problems.append(f"trace.hep: {exc}")
     for index, algorithm in enumerate(config.auth.algorithms):
         if algorithm.upper() not in ("MD5", "SHA-256"):
             problems.append(f"auth.algorithms[{index}]: {algorithm!r} is not MD5 or SHA-256")

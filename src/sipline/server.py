@@ -37,6 +37,7 @@ from sipline.proxy import LocalIdentity, Proxy, ProxyConfig
 from sipline.registrar import Registrar, RegistrarConfig
 from sipline.sip import Address, Request, Response, SipParseError, SipUri
 from sipline.store import SqliteStore, load_or_create_secret, open_store
+from sipline.trace import TraceControl, make_trace
 from sipline.transaction import TransactionConfig
 from sipline.transport import TlsConfig, TransportConfig, parse_listen_spec
 
@@ -163,6 +164,7 @@ class Server:
         self.data_dir = Path(config.server.data_dir)
         self.store: SqliteStore | None = None
         self.endpoint: Endpoint | None = None
+        self.trace: TraceControl | None = None
         self.domains: frozenset[str] = frozenset()
         self.identity = LocalIdentity(frozenset(), frozenset())
         self._stop = asyncio.Event()
@@ -234,9 +236,11 @@ class Server:
             proxy=config.server.mode == "proxy",
         )
         guard = authenticator.guard
+        self.trace = make_trace(config.trace, self.data_dir)
         self.endpoint = Endpoint(
             endpoint_config,
             dispatcher,
+            trace=[self.trace],
             is_blocked=lambda source: guard.blocked(source.host, time.time()),
         )
         if isinstance(calls, Proxy):
@@ -304,6 +308,8 @@ class Server:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.endpoint is not None:
             await self.endpoint.close()
+        if self.trace is not None:
+            self.trace.close()
         if self.store is not None:
             self.store.close()
 
