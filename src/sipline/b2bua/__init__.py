@@ -1,1 +1,46 @@
-"""sipline.b2bua"""
+"""The B2BUA: calls between phones through the server (issue #5).
+
+Wiring (the server does this)::
+
+    endpoint = Endpoint(EndpointConfig(..., allowed_methods=B2BUA_METHODS + ("REGISTER",)), app)
+    b2bua = B2bua(endpoint, store, parse_dialplan(config["dialplan"]), store,
+                  B2buaConfig(call_timeout=30), users=store, media=PassThroughMedia)
+    # INVITEs (after digest auth) and every in-dialog request:
+    await b2bua.handle_request(incoming, authenticated="1000@example.com")
+    b2bua.handle_ack(request, source); b2bua.handle_stray_response(response, source)
+    b2bua.reload(new_dialplan)            # sipline reload / SIGHUP
+
+Each call is a ``Call`` (state table ``CALL_TRANSITIONS``) with its a-leg and one
+``Leg`` per rung contact; SDP passes a ``MediaSession`` (``PassThroughMedia``
+until the RTP relay plugs in); one CDR per call goes to the ``CdrStore``.
+"""
+
+from sipline.b2bua._b2bua import COMPLETED_ELSEWHERE, B2bua, best_failure
+from sipline.b2bua._build import CallerId, b_leg_invite, binding_destination
+from sipline.b2bua._call import CALL_TRANSITIONS, Call, CallInput, CallState, Failure, Leg
+from sipline.b2bua._cdr import call_record, codec_of
+from sipline.b2bua._config import B2BUA_METHODS, B2buaConfig
+from sipline.b2bua._media import MediaFactory, MediaRejected, MediaSession, PassThroughMedia
+
+__all__ = [
+    "B2BUA_METHODS",
+    "CALL_TRANSITIONS",
+    "COMPLETED_ELSEWHERE",
+    "B2bua",
+    "B2buaConfig",
+    "Call",
+    "CallInput",
+    "CallState",
+    "CallerId",
+    "Failure",
+    "Leg",
+    "MediaFactory",
+    "MediaRejected",
+    "MediaSession",
+    "PassThroughMedia",
+    "b_leg_invite",
+    "best_failure",
+    "binding_destination",
+    "call_record",
+    "codec_of",
+]

@@ -1,0 +1,587 @@
+"""The B2BUA application: each INVITE becomes a call with its own b-legs.
+
+``B2bua`` implements the endpoint's ``Application``: a new INVITE is routed by
+the dialplan, every contact of the target rings on its own b-leg (own Call-ID,
+tags and CSeq), the first 2xx wins and the others are cancelled; in-dialog
+requests are relayed by ``InDialogRelay`` (``_in_dialog.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from functools import partial
+from typing import Any
+
+from sipline.b2bua._build import (
+    CallerId,
+    b_leg_invite,
+    binding_destination,
+    contact_for,
+    to_for_target,
+    uri_destination,
+)
+from sipline.b2bua._call import Call, CallInput, CallState, Failure, Leg
+from sipline.b2bua._cdr import call_record, codec_of
+from sipline.b2bua._config import B2buaConfig
+from sipline.b2bua._in_dialog import InDialogRelay, session_headers, session_interval
+from sipline.b2bua._media import MediaFactory, MediaRejected, PassThroughMedia
+from sipline.dialog import Dialog, DialogInput
+from sipline.endpoint import Endpoint, IncomingRequest
+from sipline.routing import Dialplan, HangupCause, Target, cause_for_status, cause_from_reason
+from sipline.sip import (
+    Address,
+    RemoteProtocolError,
+    Request,
+    Response,
+    SipParseError,
+    SipUri,
+    parse_name_addr,
+    parse_token_list,
+    parse_uri,
+    reason_phrase,
+)
+from sipline.store import CdrStore, LocationStore, UserStore
+
+__all__ = ["B2bua", "best_failure"]
+
+logger = logging.getLogger("sipline.b2bua")
+
+#: RFC 3326 §2 example: the CANCEL of the b-legs that lost the race.
+COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
+_REASON_FOR_CANCEL = {
+    HangupCause.ORIGINATOR_CANCEL: HangupCause.ORIGINATOR_CANCEL.reason,
+    HangupCause.NO_ANSWER: HangupCause.NO_ANSWER.reason,
+}
+
+
+def best_failure(failures: list[Failure]) -> Failure:
+    """The response the caller gets when every b-leg failed (RFC 3261 §16.7 step 6).
+
+    Any 6xx first; else the lowest class; within a class the specific answers
+    (486, 404...) before the generic ones (408, 480, 487, 503).
+    """
+    if not failures:
+        return Failure(480, reason_phrase(480), HangupCause.NO_USER_RESPONSE)
+
+    def rank(failure: Failure) -> tuple[int, int, int, int]:
+        status = failure.status
+        generic = 1 if status in (408, 480, 487, 503) else 0
+        return (0 if status >= 600 else 1, status // 100, generic, status)
+
+    return min(failures, key=rank)
+
+
+class B2bua:
+    """Calls between phones through the server (the endpoint's application for calls).
+
+    ``locations`` finds the callee's bindings, ``users`` tells which numbers are
+    local users (without it, a number with bindings is), ``cdr_store`` receives
+    one record per call, ``media`` makes the SDP hook of each call.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        locations: LocationStore,
+        dialplan: Dialplan,
+        cdr_store: CdrStore | None,
+        config: B2buaConfig | None = None,
+        *,
+        users: UserStore | None = None,
+        media: MediaFactory = PassThroughMedia,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.endpoint = endpoint
+        self.locations = locations
+        self.dialplan = dialplan
+        self.cdr_store = cdr_store
+        self.config = config or B2buaConfig()
+        self.users = users
+        self.media_factory = media
+        self.clock = clock
+        #: (Call-ID, our tag) of every leg -> its call and b-leg (None: the a-leg).
+        self.dialogs: dict[tuple[str, str], tuple[Call, Leg | None]] = {}
+        self.calls: set[Call] = set()
+        self.counters = {"calls": 0, "answered": 0, "failed": 0, "cancelled": 0}
+        self.in_dialog = InDialogRelay(self)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def reload(self, dialplan: Dialplan) -> None:
+        """Use ``dialplan`` for new calls; calls in progress keep their route."""
+        self.dialplan = dialplan
+
+    # -- Application ---------------------------------------------------------------------
+    async def handle_request(
+        self, incoming: IncomingRequest, *, authenticated: str | None = None
+    ) -> None:
+        """A request for the call layer (``authenticated``: the caller's AOR when known)."""
+        request = incoming.request
+        if incoming.in_dialog:
+            await self.in_dialog.handle(incoming)
+        elif request.method == "INVITE":
+            await self._new_call(incoming, authenticated)
+        elif request.method in ("BYE", "PRACK", "UPDATE", "INFO", "NOTIFY"):
+            incoming.respond(481)  # §12.2.2: no dialog without a To tag
+        else:
+            incoming.respond(405, headers=[("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS")])
+
+    def handle_ack(self, request: Request, source: Address) -> None:
+        try:
+            entry = self.dialogs.get((request.call_id, request.to.tag or ""))
+        except SipParseError:
+            return
+        if entry is not None and entry[1] is None:
+            self.in_dialog.caller_acked(entry[0], request)
+        elif entry is not None:
+            self.in_dialog.callee_acked(entry[0], request)
+
+    def handle_stray_response(self, response: Response, source: Address) -> None:
+        try:
+            if response.cseq.method != "INVITE" or not 200 <= response.status_code < 300:
+                return
+            entry = self.dialogs.get((response.call_id, response.from_.tag or ""))
+        except SipParseError:
+            return
+        if entry is not None and entry[1] is not None:
+            self._late_response(entry[0], entry[1], response)
+
+    # -- a new call ------------------------------------------------------------------------
+    async def _new_call(self, incoming: IncomingRequest, authenticated: str | None) -> None:
+        """Route the INVITE and ring; runs in the endpoint's task of this INVITE."""
+        request = incoming.request
+        try:
+            call = self._create_call(incoming, authenticated)
+        except RemoteProtocolError as error:
+            incoming.respond(error.status_hint, _short_reason(error))
+            return
+        if call is None:
+            return
+        self.counters["calls"] += 1
+        self.calls.add(call)
+        self.dialogs[(call.call_id, incoming.to_tag)] = (call, None)
+        incoming.on_cancel = partial(self._caller_cancelled, call)
+        incoming.on_ack_timeout = partial(self._caller_never_acked, call)
+        uri = request.request_uri
+        assert isinstance(uri, SipUri)
+        destination, domain = uri.user or "", uri.host.lower()
+        caller_user = _user_of(request)
+        route = self.dialplan.route(destination, caller_user, domain, self._is_local_user)
+        call.route = route
+        if route.hangup is not None:
+            cause = route.hangup
+            self._fail(call, Failure(cause.sip_status, reason_phrase(cause.sip_status), cause))
+            return
+        caller_id = CallerId(
+            number=route.variables.get("caller_id_number") or caller_user,
+            name=route.variables.get("caller_id_name") or request.from_.display_name,
+            domain=domain,
+        )
+        try:
+            offer = call.media.offer(request.body, from_caller=True) if request.body else b""
+        except MediaRejected:
+            cause = HangupCause.INCOMPATIBLE_DESTINATION
+            self._fail(call, Failure(488, reason_phrase(488), cause))
+            return
+        await self._ring(call, caller_id, offer, domain)
+
+    def _create_call(self, incoming: IncomingRequest, authenticated: str | None) -> Call | None:
+        request = incoming.request
+        uri = request.request_uri
+        if not isinstance(uri, SipUri):
+            incoming.respond(416)
+            return None
+        interval = session_interval(request.headers.get("Session-Expires"))
+        if interval is not None and interval < self.config.min_session_expires:
+            # RFC 4028 §8.1 (as a UAS): too small an interval gets 422 with our Min-SE.
+            incoming.respond(422, headers=[("Min-SE", str(self.config.min_session_expires))])
+            return None
+        contact = contact_for(
+            uri.user or self.config.contact_user,
+            self.endpoint.sent_by(incoming.local, incoming.source),
+            incoming.local.transport,
+        )
+        a_dialog = Dialog.as_uas(request, incoming.to_tag, local_contact=contact)
+        caller = authenticated or f"{_user_of(request)}@{_host_of(request)}"
+        return Call(
+            incoming,
+            a_dialog,
+            self.media_factory(request.call_id),
+            caller=caller,
+            callee=f"{uri.user or ''}@{uri.host.lower()}",
+            started_at=self.clock(),
+        )
+
+    def _is_local_user(self, user: str, domain: str) -> bool:
+        if self.users is not None:
+            return self.users.get_user(user, domain) is not None
+        return bool(self.locations.lookup(f"{user}@{domain}", self.clock()))
+
+    async def _ring(self, call: Call, caller_id: CallerId, offer: bytes, domain: str) -> None:
+        """Ring the route's groups in turn until one answers or the caller gives up."""
+        route = call.route
+        assert route is not None
+        loop = asyncio.get_running_loop()
+        for group in route.groups:
+            if call.state not in (CallState.ROUTING, CallState.RINGING, CallState.EARLY_MEDIA):
+                return
+            if not self._start_group(call, group, caller_id, offer, domain):
+                continue
+            call.group_done = loop.create_future()
+            call.group_timer = loop.call_later(route.call_timeout, self._group_timed_out, call)
+            await call.group_done
+            if call.group_timer is not None:
+                call.group_timer.cancel()
+                call.group_timer = None
+        if call.state in (CallState.ROUTING, CallState.RINGING, CallState.EARLY_MEDIA):
+            self._fail(call, best_failure(call.failures))
+
+    def _start_group(
+        self, call: Call, group: tuple[Target, ...], caller_id: CallerId, offer: bytes, domain: str
+    ) -> bool:
+        call.group_legs = []
+        for target in group:
+            for request_uri, destination, local, routes, to in self._contacts_of(
+                call, target, domain
+            ):
+                sent_by = self.endpoint.sent_by(local, destination or local)
+                contact = contact_for(caller_id.number, sent_by, local.transport)
+                invite = b_leg_invite(
+                    call.incoming.request,
+                    request_uri=request_uri,
+                    to=to,
+                    caller=caller_id,
+                    contact=contact,
+                    body=offer,
+                    routes=routes,
+                    p_asserted_identity=self.config.send_p_asserted_identity,
+                    remote_party_id=self.config.send_remote_party_id,
+                    offer_100rel=self.config.offer_100rel,
+                )
+                self._start_leg(call, Leg(target, invite, destination, contact))
+        if not call.group_legs:
+            return False
+        call.advance(CallInput.LEGS_STARTED)
+        return True
+
+    def _start_leg(self, call: Call, leg: Leg) -> None:
+        call.legs.append(leg)
+        call.group_legs.append(leg)
+        self.dialogs[(leg.call_id, leg.request.from_.tag or "")] = (call, leg)
+        client = self.endpoint.send_request(leg.request, leg.destination)
+        client.on_late_response = partial(self._late_response, call, leg)
+        leg.client = client
+        if leg.target.timeout:
+            loop = asyncio.get_running_loop()
+            leg.timer = loop.call_later(leg.target.timeout, self._leg_timed_out, call, leg)
+        self._spawn(self._run_leg(call, leg))
+
+    def _contacts_of(
+        self, call: Call, target: Target, domain: str
+    ) -> list[tuple[str, Address | None, Address, tuple[str, ...], str]]:
+        """(Request-URI, destination, local listener, Route set, To) per contact to ring."""
+        if target.kind == "user":
+            user, _, user_domain = target.value.partition("@")
+            user_domain = (user_domain or domain).lower()
+            bindings = self.locations.lookup(f"{user}@{user_domain}", self.clock())
+            if not bindings:
+                cause = HangupCause.SUBSCRIBER_ABSENT
+                call.failures.append(Failure(480, reason_phrase(480), cause, cause.reason))
+            to = to_for_target(user, user_domain)
+            out: list[tuple[str, Address | None, Address, tuple[str, ...], str]] = []
+            destination: Address | None
+            for binding in bindings:
+                try:
+                    uri = str(parse_name_addr(binding.contact, "Contact").uri)
+                except SipParseError:
+                    continue
+                if binding.path:
+                    destination = binding.source  # RFC 3327: via the proxy that added Path
+                else:
+                    destination = binding_destination(binding.contact, binding.source)
+                out.append((uri, destination, binding.local, binding.path, to))
+            return out
+        if target.kind == "sip":
+            sip_uri = parse_uri(target.value)
+            assert isinstance(sip_uri, SipUri)
+            destination = uri_destination(sip_uri)
+            listener = self.endpoint.transport.listener_for(
+                destination or Address("udp", "127.0.0.1", 5060)
+            )
+            return [(target.value, destination, listener.local_address, (), f"<{target.value}>")]
+        # trunk/NAME/NUMBER: the trunks issue plugs in here; until then, no route.
+        cause = HangupCause.NO_ROUTE_DESTINATION
+        call.failures.append(Failure(404, "No Route To Destination", cause, cause.reason))
+        return []
+
+    # -- b-leg responses ---------------------------------------------------------------------
+    async def _run_leg(self, call: Call, leg: Leg) -> None:
+        assert leg.client is not None
+        async for response in leg.client:
+            status = response.status_code
+            try:
+                if status < 200:
+                    self._leg_provisional(call, leg, response)
+                elif status < 300:
+                    self._leg_answered(call, leg, response)
+                else:
+                    self._leg_failed(call, leg, response)
+            except RemoteProtocolError as error:
+                logger.info("bad %d on b-leg %s: %s", status, leg.call_id, error)
+
+    def _leg_provisional(self, call: Call, leg: Leg, response: Response) -> None:
+        if response.status_code == 100:
+            return
+        dialog = leg.dialogs.dialog_for_response(response)
+        if dialog is not None and _is_reliable(response):
+            self.in_dialog.prack(leg, dialog, response)
+        if not call.is_ringing or leg.done:
+            return
+        incoming = call.incoming
+        contact = [("Contact", call.a_dialog.local_contact or "")]
+        if response.body and call.offer_in_invite and call.state is not CallState.EARLY_MEDIA:
+            sdp = call.media.answer(response.body, from_caller=False)
+            content_type = response.headers.get("Content-Type") or "application/sdp"
+            incoming.respond(183, headers=[*contact, ("Content-Type", content_type)], body=sdp)
+            call.advance(CallInput.EARLY_MEDIA)
+        elif not call.ringing_sent and call.state is CallState.RINGING:
+            status = response.status_code if not response.body else 180
+            incoming.respond(status, response.reason, headers=contact)
+            call.ringing_sent = True
+            call.advance(CallInput.RINGING)
+
+    def _leg_answered(self, call: Call, leg: Leg, response: Response) -> None:
+        dialog = leg.dialogs.dialog_for_response(response)
+        assert dialog is not None  # a 2xx always has a To tag after dialog_for_response
+        was_done = leg.done
+        leg.done = True
+        if leg.timer is not None:
+            leg.timer.cancel()
+        if was_done or call.winner is not None or not call.is_ringing:
+            self._ack_and_bye(leg, dialog, response)
+            return
+        call.winner = leg
+        leg.dialog = dialog
+        for other in call.group_legs:
+            if other is not leg and not other.done:
+                other.done = True
+                if other.client is not None:
+                    other.client.cancel(COMPLETED_ELSEWHERE)
+        self._answer_caller(call, leg, response)
+        call.settle_group()
+
+    def _answer_caller(self, call: Call, leg: Leg, response: Response) -> None:
+        dialog = leg.dialog
+        assert dialog is not None
+        headers = [("Contact", call.a_dialog.local_contact or "")]
+        body = response.body
+        if call.offer_in_invite:
+            self.endpoint.send_ack(dialog.create_ack(response), self.b_destination(leg))
+            body = call.media.answer(body, from_caller=False) if body else b""
+        else:
+            # Late offer (§13.2.1): the 2xx carries the callee's offer; the ACK of the
+            # caller will carry the answer, which the callee's ACK then takes.
+            body = call.media.offer(body, from_caller=False) if body else b""
+            call.pending_ack = (True, dialog, self.b_destination(leg), response)
+        if body:
+            content_type = response.headers.get("Content-Type") or "application/sdp"
+            headers.append(("Content-Type", content_type))
+        headers += session_headers(call, response, self.config)
+        call.incoming.respond(200, headers=headers, body=body)
+        call.a_dialog.process_input(DialogInput.RESPONSE_2XX)
+        call.advance(CallInput.ANSWERED)
+        call.answered_at = self.clock()
+        call.sip_code = 200
+        self.counters["answered"] += 1
+        self.in_dialog.arm_session_timer(call)
+
+    def _leg_failed(self, call: Call, leg: Leg, response: Response) -> None:
+        leg.dialogs.dialog_for_response(response)
+        if leg.done:
+            return
+        leg.done = True
+        if leg.timer is not None:
+            leg.timer.cancel()
+        status = response.status_code
+        reason_header = response.headers.get("Reason")
+        cause = _cause_of(status, reason_header)
+        leg.failure = Failure(status, response.reason, cause, reason_header)
+        call.failures.append(leg.failure)
+        if call.group_settled():
+            call.settle_group()
+
+    def _leg_timed_out(self, call: Call, leg: Leg) -> None:
+        leg.timer = None
+        self._give_up_leg(call, leg)
+        if call.group_settled():
+            call.settle_group()
+
+    def _group_timed_out(self, call: Call) -> None:
+        call.group_timer = None
+        for leg in call.group_legs:
+            self._give_up_leg(call, leg)
+        call.settle_group()
+
+    def _give_up_leg(self, call: Call, leg: Leg) -> None:
+        """No answer in time: CANCEL the leg, count it as NO_ANSWER (480)."""
+        if leg.done:
+            return
+        leg.done = True
+        cause = HangupCause.NO_ANSWER
+        leg.failure = Failure(480, reason_phrase(480), cause, cause.reason)
+        call.failures.append(leg.failure)
+        if leg.client is not None:
+            leg.client.cancel(cause.reason)
+
+    def _late_response(self, call: Call, leg: Leg, response: Response) -> None:
+        """A 2xx after the leg's final response: re-ACK ours, ACK and BYE any other fork."""
+        if response.cseq.method != "INVITE" or not 200 <= response.status_code < 300:
+            return
+        dialog = leg.dialog
+        if dialog is not None and response.to.tag == dialog.remote_tag:
+            if not (call.pending_ack and call.pending_ack[1] is dialog):
+                self.endpoint.send_ack(dialog.create_ack(response), self.b_destination(leg))
+            return
+        try:
+            other = Dialog.as_uac(leg.request, response, local_contact=leg.dialogs.local_contact)
+        except RemoteProtocolError:
+            return
+        self._ack_and_bye(leg, other, response)
+
+    def _ack_and_bye(self, leg: Leg, dialog: Dialog, response: Response) -> None:
+        """§13.2.2.4 at a UAC that wants one answer: ACK the extra 2xx, then BYE it."""
+        destination = leg.destination or (leg.client.destination if leg.client else None)
+        if destination is None:
+            return
+        self.endpoint.send_ack(dialog.create_ack(response), destination)
+        if dialog.state.name == "TERMINATED":
+            return
+        bye = dialog.create_request("BYE", headers=[("Reason", COMPLETED_ELSEWHERE)])
+        dialog.terminate()
+        self.endpoint.send_request(bye, destination)
+
+    def b_destination(self, leg: Leg) -> Address:
+        """Where in-dialog requests of a b-leg go: the INVITE's destination (sticky)."""
+        destination = leg.destination
+        if destination is None and leg.client is not None:
+            destination = leg.client.destination
+        assert destination is not None
+        return destination
+
+    # -- the end of a call --------------------------------------------------------------------
+    def _fail(self, call: Call, failure: Failure) -> None:
+        if not call.advance(CallInput.FAILED):
+            return
+        status = 500 if failure.status == 503 else failure.status  # §16.7 step 6
+        reason = failure.reason if status == failure.status else reason_phrase(status)
+        headers = [("Reason", failure.reason_header or failure.cause.reason)]
+        call.incoming.respond(status, reason, headers=headers)
+        call.cause = failure.cause
+        call.sip_code = status
+        call.hangup_side = "callee" if call.legs else "system"
+        self.counters["failed"] += 1
+        self.finish(call)
+
+    def _caller_cancelled(self, call: Call, incoming: IncomingRequest) -> None:
+        """The caller's CANCEL (the endpoint answered it 200): 487, CANCEL every b-leg."""
+        if not call.advance(CallInput.CANCELLED):
+            return
+        cause = HangupCause.ORIGINATOR_CANCEL
+        for leg in call.legs:
+            if not leg.done:
+                leg.done = True
+                if leg.client is not None:
+                    leg.client.cancel(cause.reason)
+        incoming.respond(487, headers=[("Reason", cause.reason)])
+        call.cause = cause
+        call.sip_code = 487
+        call.hangup_side = "caller"
+        self.counters["cancelled"] += 1
+        call.settle_group()
+        self.finish(call)
+
+    def _caller_never_acked(self, call: Call, incoming: IncomingRequest) -> None:
+        if call.state is CallState.ANSWERED:
+            self.in_dialog.hang_up(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, side="system")
+
+    def finish(self, call: Call) -> None:
+        """The call is over: timers off, media closed, CDR written, dialogs forgotten."""
+        call.cancel_timers()
+        call.ended_at = self.clock()
+        call.advance(CallInput.FINISHED)
+        call.state = CallState.ENDED
+        call.settle_group()
+        try:
+            call.media.close()
+        except Exception:
+            logger.exception("closing the media of %r failed", call)
+        self._write_cdr(call)
+        self.calls.discard(call)
+        self.dialogs.pop((call.call_id, call.incoming.to_tag), None)
+        for leg in call.legs:
+            self.dialogs.pop((leg.call_id, leg.request.from_.tag or ""), None)
+
+    def _write_cdr(self, call: Call) -> None:
+        if self.cdr_store is None:
+            return
+        answer = call.incoming.final
+        codec = codec_of(answer.body) if answer is not None and answer.body else None
+        try:
+            self.cdr_store.append_cdr(call_record(call, codec=codec))
+        except Exception:
+            logger.exception("writing the CDR of %r failed", call)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("a call task failed", exc_info=task.exception())
+
+    async def close(self) -> None:
+        """Stop the call tasks (the endpoint closes its own)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _user_of(request: Request) -> str:
+    uri = request.from_.uri
+    return (uri.user or "") if isinstance(uri, SipUri) else ""
+
+
+def _host_of(request: Request) -> str:
+    uri = request.from_.uri
+    return uri.host.lower() if isinstance(uri, SipUri) else ""
+
+
+def _is_reliable(response: Response) -> bool:
+    require = response.headers.get("Require")
+    if require is None or "RSeq" not in response.headers:
+        return False
+    try:
+        return "100rel" in (token.lower() for token in parse_token_list(require, "Require"))
+    except SipParseError:
+        return False
+
+
+def _cause_of(status: int, reason_header: str | None) -> HangupCause:
+    from sipline.routing import parse_cause
+
+    q850 = cause_from_reason(reason_header)
+    if q850 is not None:
+        cause = parse_cause(str(q850))
+        if cause is not None:
+            return cause
+    return cause_for_status(status)
+
+
+def _short_reason(error: RemoteProtocolError) -> str:
+    text = "".join(c if c.isprintable() else " " for c in str(error))[:100]
+    return text or reason_phrase(error.status_hint)
