@@ -80,6 +80,7 @@ class MemoryTrace:
     held: Sequence[TraceRecord] = ()
     path: Path | None = None
     on: bool = False
+    flushes: int = 0
 
     @property
     def enabled(self) -> bool:
@@ -93,6 +94,9 @@ class MemoryTrace:
 
     def file_path(self) -> Path | None:
         return self.path
+
+    def flush(self) -> None:
+        self.flushes += 1
 
 
 @dataclass

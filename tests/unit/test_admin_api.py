@@ -417,6 +417,7 @@ def test_trace_switch_and_download(tmp_path: Path) -> None:
             assert download.status == 200
             assert await download.text() == trace_text
             assert "attachment" in download.headers["Content-Disposition"]
+            assert trace.flushes == 2
             off = await client.post("/api/trace", headers=AUTH, json={"enabled": False})
             assert await off.json() == {"enabled": False}
 
@@ -517,3 +518,14 @@ def test_events_stream_snapshots_with_the_query_token(tmp_path: Path) -> None:
         assert snapshots[1]["counts"]["registrations"] == 1
 
     run(scenario)
+
+
+def test_the_live_trace_of_sipline_trace_fits_the_protocol(tmp_path: Path) -> None:
+    from sipline.admin import TraceControl
+    from sipline.config import TraceSection
+    from sipline.trace import make_trace
+
+    live = make_trace(TraceSection(), tmp_path)
+    wired: TraceControl = live  # mypy checks the shape; isinstance the members at run time
+    assert isinstance(wired, TraceControl)
+    live.close()

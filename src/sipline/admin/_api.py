@@ -266,6 +266,7 @@ async def trace_set(request: web.Request) -> web.Response:
 
 async def trace_download(request: web.Request) -> web.StreamResponse:
     trace = _trace(context(request))
+    trace.flush()
     path = trace.file_path()
     if path is None or not path.is_file():
         raise ApiError(404, "no trace file yet: switch the trace on with POST /api/trace")
@@ -309,7 +310,7 @@ async def ladder(request: web.Request) -> web.Response:
         raise ApiError(400, f"format: one of {', '.join(_LADDER_TYPES)}, not {output_format!r}")
     flows = ladder_flows(ctx, wanted)
     if not flows:
-        raise ApiError(404, f"no message of call {wanted!r} in the live trace (is the trace on?)")
+        raise ApiError(404, f"no message of call {wanted!r} among the live trace's recent messages")
     text = render(flows, output_format, explain=output_format in ("json", "text"))
     return web.Response(text=text, content_type=_LADDER_TYPES[output_format], charset="utf-8")
 

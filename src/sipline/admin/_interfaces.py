@@ -105,6 +105,10 @@ class TraceControl(Protocol):
         """The siptrace text log being written, None when there is none."""
         ...
 
+    def flush(self) -> None:
+        """Write what is buffered (before the file is downloaded)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class TrunkInfo:

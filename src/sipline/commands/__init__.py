@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from sipline.commands import config_check, ladder, message, serve, user
+from sipline.commands import config_check, console, ladder, message, serve, user
 
 Register = Callable[["argparse._SubParsersAction[Any]"], None]
 
@@ -21,4 +21,5 @@ COMMANDS: list[Register] = [
     message.register,
     ladder.register,
     user.register,
+    console.register,
 ]
