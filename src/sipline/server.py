@@ -31,10 +31,12 @@ from sipline.auth import (
     NonceCounter,
     NonceFactory,
 )
+from sipline.b2bua import B2bua, B2buaConfig
 from sipline.config import Config
 from sipline.endpoint import Endpoint, EndpointConfig, IncomingRequest
 from sipline.proxy import LocalIdentity, Proxy, ProxyConfig
 from sipline.registrar import Registrar, RegistrarConfig
+from sipline.routing import parse_dialplan
 from sipline.sip import Address, Request, Response, SipParseError, SipUri
 from sipline.store import SqliteStore, load_or_create_secret, open_store
 from sipline.trace import TraceControl, make_trace
@@ -243,7 +245,7 @@ class Server:
             trace=[self.trace],
             is_blocked=lambda source: guard.blocked(source.host, time.time()),
         )
-        if isinstance(calls, Proxy):
+        if isinstance(calls, Proxy | B2bua):
             calls.attach(self.endpoint)
         await self.endpoint.start()
         self.identity = self._local_identity(self.endpoint)
@@ -270,7 +272,14 @@ class Server:
                 store,
                 lambda: self.identity,
             )
-        return NoCalls()
+        return B2bua(
+            None,
+            store,
+            parse_dialplan(self.config.dialplan),
+            store,
+            B2buaConfig(call_timeout=float(self.config.calls.call_timeout)),
+            users=store,
+        )
 
     def _local_identity(self, endpoint: Endpoint) -> LocalIdentity:
         """Our (host, port) pairs: the listeners', with wildcards spelled out."""

@@ -77,14 +77,15 @@ def best_failure(failures: list[Failure]) -> Failure:
 class B2bua:
     """Calls between phones through the server (the endpoint's application for calls).
 
-    ``locations`` finds the callee's bindings, ``users`` tells which numbers are
+    ``endpoint`` may be None and given later with ``attach()``.  ``locations`` finds
+    the callee's bindings, ``users`` tells which numbers are
     local users (without it, a number with bindings is), ``cdr_store`` receives
     one record per call, ``media`` makes the SDP hook of each call.
     """
 
     def __init__(
         self,
-        endpoint: Endpoint,
+        endpoint: Endpoint | None,
         locations: LocationStore,
         dialplan: Dialplan,
         cdr_store: CdrStore | None,
@@ -94,7 +95,7 @@ class B2bua:
         media: MediaFactory = PassThroughMedia,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.endpoint = endpoint
+        self._endpoint = endpoint
         self.locations = locations
         self.dialplan = dialplan
         self.cdr_store = cdr_store
@@ -108,6 +109,15 @@ class B2bua:
         self.counters = {"calls": 0, "answered": 0, "failed": 0, "cancelled": 0}
         self.in_dialog = InDialogRelay(self)
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def endpoint(self) -> Endpoint:
+        assert self._endpoint is not None, "attach the endpoint first"
+        return self._endpoint
+
+    def attach(self, endpoint: Endpoint) -> None:
+        """Use ``endpoint`` (when it is built after the B2BUA, as its application)."""
+        self._endpoint = endpoint
 
     def reload(self, dialplan: Dialplan) -> None:
         """Use ``dialplan`` for new calls; calls in progress keep their route."""

@@ -197,7 +197,7 @@ def parse_dialplan(config: object) -> Dialplan:
     """Check ``config["dialplan"]`` (a list of tables) and build the dialplan."""
     if config is None:
         return Dialplan()
-    if not isinstance(config, list):
+    if not isinstance(config, list | tuple):
         raise DialplanError("dialplan: expected a list of rules ([[dialplan]] tables)")
     return Dialplan([_parse_rule(item, f"dialplan[{i}]") for i, item in enumerate(config)])
 
