@@ -82,6 +82,8 @@ class AuthSection:
     #: Digest algorithms offered, most preferred first (RFC 8760).  MD5 leads by
     #: default because many phones (and SIPp) answer only the first challenge.
     algorithms: tuple[str, ...] = ("MD5", "SHA-256")
+    #: User-Agent prefixes offered MD5 alone: phones that fail on a SHA-256 challenge.
+    md5_only_agents: tuple[str, ...] = ("baresip",)
     nonce_lifetime: int = 300
     #: Failed attempts from one source (or for one user) within ``failure_window``
     #: seconds before the source is blocked for ``block_time`` seconds.

@@ -185,7 +185,11 @@ class Server:
         authenticator = Authenticator(
             store,
             NonceFactory(secret, lifetime=auth.nonce_lifetime),
-            AuthConfig(trusted_networks=auth.trusted_networks, algorithms=auth.algorithms),
+            AuthConfig(
+                trusted_networks=auth.trusted_networks,
+                algorithms=auth.algorithms,
+                md5_only_agents=auth.md5_only_agents,
+            ),
             guard=BruteForceGuard(
                 threshold=auth.max_failures, window=auth.failure_window, block_time=auth.block_time
             ),

@@ -65,9 +65,6 @@ def test_baresip_registers_with_password(
     assert stored(server.data_dir, f"1000@{DOMAIN}") == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="baresip 1.0.0 refuses a 401 that also offers SHA-256 (ENOSYS)"
-)
 def test_baresip_registers_with_the_default_algorithms(
     sipline_server: ServerFactory, baresip: BaresipFactory, harness_dir: Path
 ) -> None:

@@ -51,10 +51,13 @@ class AuthConfig:
     ``trusted_networks``: CIDRs whose requests are never challenged (PBX trunks,
     gateways).  ``open_domains``: domains (= realms) served without
     authentication.  ``respond_when_blocked``: False drops a blocked source's
-    requests silently, True answers them with a cheap 403.
+    requests silently, True answers them with a cheap 403.  ``md5_only_agents``:
+    User-Agent prefixes of phones that fail on any challenge but MD5 (baresip
+    1.0.0 refuses a 401 that also offers SHA-256): they are offered MD5 alone.
     """
 
     algorithms: tuple[str, ...] = _ALGORITHMS
+    md5_only_agents: tuple[str, ...] = ("baresip",)
     trusted_networks: tuple[str, ...] = ()
     open_domains: frozenset[str] = frozenset()
     respond_when_blocked: bool = False
@@ -178,10 +181,10 @@ class Authenticator:
             return Authorized(None, "open")
         credentials = self._credentials(request, realm, proxy)
         if credentials is None or credentials.algorithm.upper() not in self.config.algorithms:
-            return self.challenge(realm, proxy=proxy, now=now)
+            return self.challenge(realm, proxy=proxy, now=now, request=request)
         status = self.nonces.check(credentials.nonce, realm, now)
         if status is NonceStatus.INVALID:
-            return self.challenge(realm, proxy=proxy, now=now)
+            return self.challenge(realm, proxy=proxy, now=now, request=request)
         if not _uri_matches(credentials.uri, request):
             # RFC 7616 §3.4.6: the digest-uri must name the Request-URI (not a guess
             # at the password, so not counted as one).
@@ -199,25 +202,44 @@ class Authenticator:
             return self._failed(host, credentials.username, realm, user is None, now)
         if status is NonceStatus.STALE:
             # RFC 7616 §3.3: stale=true only with a correct digest for the old nonce.
-            return self.challenge(realm, proxy=proxy, now=now, stale=True)
+            return self.challenge(realm, proxy=proxy, now=now, stale=True, request=request)
         nc = credentials.nonce_count if credentials.nonce_count is not None else 1
         if not self.counter.accept(credentials.nonce, nc, self.nonces.issued_at(credentials.nonce)):
             # A replayed (or unknowable) nonce-count: refuse it and hand out a fresh nonce.
             self._logger.info(
                 "nonce-count %s replayed for %s@%s from %s", nc, user.user, realm, host
             )
-            return self.challenge(realm, proxy=proxy, now=now, stale=True)
+            return self.challenge(realm, proxy=proxy, now=now, stale=True, request=request)
         return Authorized(user, "digest")
 
-    def challenge(self, realm: str, *, proxy: bool, now: float, stale: bool = False) -> Challenge:
-        """A 401/407 offering every configured algorithm with qop=auth (RFC 8760 §2.4)."""
+    def challenge(
+        self,
+        realm: str,
+        *,
+        proxy: bool,
+        now: float,
+        stale: bool = False,
+        request: Request | None = None,
+    ) -> Challenge:
+        """A 401/407 offering every configured algorithm with qop=auth (RFC 8760 §2.4)
+        (MD5 alone to a ``request`` from one of ``md5_only_agents``)."""
         nonce = self.nonces.issue(realm, now)
         name = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
+        algorithms = self.config.algorithms
+        if request is not None and "MD5" in algorithms and self._md5_only(request):
+            algorithms = ("MD5",)
         headers = tuple(
             (name, str(DigestChallenge(realm, nonce, algorithm, ("auth",), stale=stale)))
-            for algorithm in self.config.algorithms
+            for algorithm in algorithms
         )
         return Challenge(407 if proxy else 401, headers, stale)
+
+    def _md5_only(self, request: Request) -> bool:
+        agents = self.config.md5_only_agents
+        if not agents:
+            return False
+        agent = (request.headers.get("user-agent") or "").lower()
+        return any(agent.startswith(prefix.lower()) for prefix in agents)
 
     def _credentials(self, request: Request, realm: str, proxy: bool) -> DigestCredentials | None:
         header = "Proxy-Authorization" if proxy else "Authorization"
