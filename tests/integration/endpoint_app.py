@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import signal
 import socket
@@ -279,11 +280,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--hold", type=float, default=0.0, help="seconds between ACK and BYE")
     parser.add_argument("--t1", type=float, default=0.5, help="RFC 3261 T1 in seconds")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument(
+        "--gc-off",
+        action="store_true",
+        help="disable the cyclic GC (benchmarks: shows what its full collections cost)",
+    )
     return parser.parse_args(argv)
 
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.gc_off:
+        gc.disable()
     if args.uvloop and not use_uvloop():
         print("uvloop is not installed", file=sys.stderr)
         return 2
