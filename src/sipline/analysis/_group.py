@@ -183,13 +183,28 @@ def _ordered_keys(messages: Sequence[TracedMessage], method: str | None) -> list
     return keys
 
 
+_AGENTS = (
+    re.compile(rb"\n(?:user-agent)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE),
+    re.compile(rb"\n(?:server)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE),
+)
+
+
+def _agent(raw: bytes) -> str | None:
+    """The first User-Agent or Server value, read from the header block (no full parse:
+    naming a column must not parse every message a server sent)."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    for pattern in _AGENTS:
+        match = pattern.search(head)
+        if match and match.group(1).strip():
+            return match.group(1).decode("utf-8", "replace").strip()
+    return None
+
+
 def _product(messages: Sequence[TracedMessage], key: str) -> str | None:
     for traced in messages:
-        if traced.source == key and traced.message is not None:
-            agent = traced.message.headers.get("user-agent") or traced.message.headers.get("server")
-            if agent:
-                token = re.split(r"[/\s(]", agent.strip(), maxsplit=1)[0]
-                return token.split("-", 1)[0] or None
+        if traced.source == key and (agent := _agent(traced.record.raw)):
+            token = re.split(r"[/\s(]", agent, maxsplit=1)[0]
+            return token.split("-", 1)[0] or None
     return None
 
 

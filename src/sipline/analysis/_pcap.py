@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import io
 import ipaddress
+import operator
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ _LINK_RAW = (12, 14, 101, 228, 229)
 _LINK_SLL = 113
 _LINK_SLL2 = 276
 _MAX_HELD_SEGMENTS = 64
+_time_of = operator.attrgetter("time")
 
 
 @dataclass(slots=True)
@@ -52,32 +54,6 @@ class _Flow:
     splitter: StreamSplitter = field(default_factory=StreamSplitter)
     is_sip: bool | None = None
     first_packet: int = 0
-
-
-def _pcap_packets(data: bytes, path: str) -> tuple[int, list[tuple[float, bytes]]]:
-    order, divisor = PCAP_MAGICS[data[:4]]
-    if len(data) < 24:
-        raise TraceFormatError(f"{path}: truncated pcap: the 24-byte file header is cut short")
-    linktype = struct.unpack_from(order + "I", data, 20)[0] & 0x0FFFFFFF
-    record = struct.Struct(order + "IIII")
-    packets: list[tuple[float, bytes]] = []
-    offset = 24
-    size = len(data)
-    while offset < size:
-        if offset + 16 > size:
-            raise TraceFormatError(
-                f"{path}: truncated pcap: packet {len(packets) + 1} header is cut short"
-            )
-        seconds, fraction, caplen, _ = record.unpack_from(data, offset)
-        offset += 16
-        if offset + caplen > size:
-            raise TraceFormatError(
-                f"{path}: truncated pcap: packet {len(packets) + 1} has {size - offset} of its "
-                f"{caplen} bytes"
-            )
-        packets.append((seconds + fraction / divisor, data[offset : offset + caplen]))
-        offset += caplen
-    return linktype, packets
 
 
 def _pcapng_packets(data: bytes, path: str) -> tuple[int, list[tuple[float, bytes]]]:
@@ -115,15 +91,16 @@ class _PacketDecoder:
 
     def __init__(self, path: str, linktype: int) -> None:
         self._path = path
-        self._linktype = linktype
+        self.linktype = linktype
         self._flows: dict[tuple[str, int, str, int], _Flow] = {}
         self._fragments: dict[tuple[bytes, bytes, int, int], dict[int, bytes]] = {}
+        self._addresses: dict[tuple[str, str, int], Address] = {}
         self.records: list[TraceRecord] = []
         self.ip_packets = 0
 
     def decode(self, number: int, time: float, frame: bytes) -> None:
         try:
-            ip = _network_layer(self._linktype, frame)
+            ip = _network_layer(self.linktype, frame)
         except (dpkt.UnpackError, struct.error, IndexError):
             return  # a frame the capture cut short, or not IP: nothing SIP in it
         if ip is None:
@@ -139,7 +116,8 @@ class _PacketDecoder:
             src, dst = _ip_text(ip.src), _ip_text(ip.dst)
         transport_layer = ip.data
         if isinstance(transport_layer, dpkt.udp.UDP):
-            self._udp(number, time, src, dst, transport_layer)
+            sport, dport = transport_layer.sport, transport_layer.dport
+            self.udp(number, time, src, sport, dst, dport, bytes(transport_layer.data))
         elif isinstance(transport_layer, dpkt.tcp.TCP):
             self._tcp(number, time, src, dst, transport_layer)
 
@@ -164,10 +142,12 @@ class _PacketDecoder:
             return rebuilt
         return None
 
-    def _udp(self, number: int, time: float, src: str, dst: str, udp: Any) -> None:
-        payload = bytes(udp.data)
+    def udp(
+        self, number: int, time: float, src: str, sport: int, dst: str, dport: int, payload: bytes
+    ) -> None:
+        """One UDP datagram's payload: a record when it is SIP (or junk on a SIP port)."""
         if not looks_like_sip(payload):
-            if not payload.strip() or not (udp.sport in _SIP_PORTS or udp.dport in _SIP_PORTS):
+            if not payload.strip() or not (sport in _SIP_PORTS or dport in _SIP_PORTS):
                 return  # keep-alives and other protocols (RTP, DNS, STUN) are not SIP
             if payload[:1] in (b"\x00", b"\x01") or (payload[0] & 0xC0) == 0x80:
                 return  # STUN / RTP multiplexed on the SIP port
@@ -175,13 +155,21 @@ class _PacketDecoder:
             TraceRecord(
                 time=time,
                 direction=None,
-                source=Address("udp", src, udp.sport),
-                destination=Address("udp", dst, udp.dport),
+                source=self._address("udp", src, sport),
+                destination=self._address("udp", dst, dport),
                 transport="udp",
                 raw=payload,
                 origin=Origin(self._path, packet=number),
             )
         )
+
+    def _address(self, transport: str, host: str, port: int) -> Address:
+        """One shared ``Address`` per end (a capture has few ends and many messages)."""
+        key = (transport, host, port)
+        address = self._addresses.get(key)
+        if address is None:
+            address = self._addresses[key] = Address(transport, host, port)
+        return address
 
     def _tcp(self, number: int, time: float, src: str, dst: str, tcp: Any) -> None:
         key = (src, tcp.sport, dst, tcp.dport)
@@ -243,8 +231,8 @@ class _PacketDecoder:
             TraceRecord(
                 time=time,
                 direction=None,
-                source=Address("tcp", src, sport),
-                destination=Address("tcp", dst, dport),
+                source=self._address("tcp", src, sport),
+                destination=self._address("tcp", dst, dport),
                 transport="tcp",
                 raw=message,
                 origin=Origin(self._path, packet=number),
@@ -261,7 +249,7 @@ class _PacketDecoder:
                 for rest in flow.splitter.flush():
                     note = ("incomplete: the capture ended inside this TCP message",)
                     self._add_stream_record(flow.first_packet, last_time, key, rest, note)
-        self.records.sort(key=lambda r: r.time or 0.0)
+        self.records.sort(key=_time_of)  # pcap records always have a time
 
 
 @functools.lru_cache(maxsize=4096)
@@ -269,18 +257,77 @@ def _ip_text(address: bytes) -> str:
     return str(ipaddress.ip_address(address))
 
 
+def _fast_ethernet_udp(
+    decoder: _PacketDecoder, number: int, time: float, data: bytes, start: int, end: int
+) -> bool:
+    """Ethernet / IPv4 (not fragmented) / UDP decoded by hand, as most SIP captures are;
+    False for anything else (VLAN, IPv6, TCP, fragments, odd lengths: dpkt's turn)."""
+    if end - start < 42 or data[start + 12] != 8 or data[start + 13] != 0:
+        return False
+    version_ihl = data[start + 14]
+    ihl = (version_ihl & 0x0F) * 4
+    if version_ihl >> 4 != 4 or ihl < 20 or data[start + 23] != 17:
+        return False
+    total, _, fragment = _IPV4_LENGTHS.unpack_from(data, start + 16)
+    udp = start + 14 + ihl
+    if fragment & 0x3FFF or start + 14 + total > end or udp + 8 > end:
+        return False
+    sport, dport, length = _UDP_HEADER.unpack_from(data, udp)
+    if length != total - ihl:
+        return False
+    decoder.ip_packets += 1
+    src = _ip_text(data[start + 26 : start + 30])
+    dst = _ip_text(data[start + 30 : start + 34])
+    decoder.udp(number, time, src, sport, dst, dport, data[udp + 8 : udp + length])
+    return True
+
+
+_IPV4_LENGTHS = struct.Struct("!HHH")  # total length, identification, flags + offset
+_UDP_HEADER = struct.Struct("!HHH")
+
+
+def _read_classic(data: bytes, path: str) -> tuple[_PacketDecoder, int, float]:
+    """Classic pcap, decoded packet by packet as it is read (no list of frames)."""
+    if len(data) < 24:
+        raise TraceFormatError(f"{path}: truncated pcap: the 24-byte file header is cut short")
+    order, divisor = PCAP_MAGICS[data[:4]]
+    linktype = struct.unpack_from(order + "I", data, 20)[0] & 0x0FFFFFFF
+    decoder = _PacketDecoder(path, linktype)
+    record = struct.Struct(order + "IIII")
+    ethernet = linktype == _LINK_ETHERNET
+    offset, size, number, time = 24, len(data), 0, 0.0
+    while offset < size:
+        number += 1
+        if offset + 16 > size:
+            raise TraceFormatError(f"{path}: truncated pcap: packet {number} header is cut short")
+        seconds, fraction, caplen, _ = record.unpack_from(data, offset)
+        offset += 16
+        end = offset + caplen
+        if end > size:
+            raise TraceFormatError(
+                f"{path}: truncated pcap: packet {number} has {size - offset} of its {caplen} bytes"
+            )
+        time = seconds + fraction / divisor
+        if not (ethernet and _fast_ethernet_udp(decoder, number, time, data, offset, end)):
+            decoder.decode(number, time, data[offset:end])
+        offset = end
+    return decoder, number, time
+
+
 def read_pcap(data: bytes, path: str) -> list[TraceRecord]:
     """Every SIP message in a pcap or pcapng file, in capture order."""
     if data[:4] == PCAPNG_MAGIC:
         linktype, packets = _pcapng_packets(data, path)
+        decoder = _PacketDecoder(path, linktype)
+        for number, (time, frame) in enumerate(packets, 1):
+            decoder.decode(number, time, frame)
+        count, last_time = len(packets), packets[-1][0] if packets else 0.0
     elif data[:4] in PCAP_MAGICS:
-        linktype, packets = _pcap_packets(data, path)
+        decoder, count, last_time = _read_classic(data, path)
+        linktype = decoder.linktype
     else:
         raise TraceFormatError(f"{path}: not a pcap or pcapng file (unknown magic number)")
-    decoder = _PacketDecoder(path, linktype)
-    for number, (time, frame) in enumerate(packets, 1):
-        decoder.decode(number, time, frame)
-    decoder.finish(packets[-1][0] if packets else 0.0)
-    if packets and decoder.ip_packets == 0:
+    decoder.finish(last_time)
+    if count and decoder.ip_packets == 0:
         raise TraceFormatError(f"{path}: no IP packets found (link type {linktype} not supported?)")
     return decoder.records
