@@ -211,6 +211,8 @@ class InDialogRelay:
             else:
                 call.pending_ack = (from_caller, other, ack_to, response)
         headers = copy_headers(response, RELAYED_HEADERS if body else _RELAYED_REQUEST_HEADERS)
+        if ok and from_caller and method in ("INVITE", "UPDATE"):
+            headers += _refresh_headers(call, response)
         if ok and method in TARGET_REFRESH_METHODS:
             mine = call.a_dialog if from_caller else _mine(call)
             if mine is not None and mine.local_contact is not None:
@@ -270,6 +272,16 @@ class InDialogRelay:
         call.session_timer = None
         logger.info("no session refresh for %r: hanging up", call)
         self.hang_up(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, side="system")
+
+
+def _refresh_headers(call: Call, response: Response) -> list[tuple[str, str]]:
+    """RFC 4028 §9: the 2xx to the caller's refresh says the interval, refresher uac."""
+    if call.session_interval is None or "Session-Expires" in response.headers:
+        return []
+    supported = ",".join(call.incoming.request.headers.get_all("Supported")).lower()
+    if "timer" not in supported:
+        return []
+    return [("Session-Expires", f"{call.session_interval};refresher=uac"), ("Require", "timer")]
 
 
 def _leg_dialog(leg: Leg, request: Request) -> Dialog | None:
