@@ -1,0 +1,219 @@
+"""Issue #6 "must show": `sipline serve --mode proxy` (RFC 3261 §16) between real peers.
+
+SIPp callers and callees on 127.0.0.1 around one proxy listening on UDP and TCP on one
+port. A callee is one SIPp process that REGISTERs itself (proxy_register_uas.xml) and
+answers calls in its out-of-call scenario (-oocsf), so over TCP the calls come back over
+the connection it registered on. The scenarios check the essentials themselves (`<ereg
+check_it>`: a missing Record-Route fails the call); the tests then read SIPp's message
+logs for the exact Record-Route set, Via stack and route popping at each hop.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from harness import SCENARIOS, ServerFactory, ServerProcess, SippFactory, SippProcess
+
+from sipline.sip import Request, Response, parse_message
+
+pytestmark = pytest.mark.integration
+
+DOMAIN = "127.0.0.1"
+USERS = {
+    "uas": "uas-secret-1",
+    "alice": "alice-secret-2",
+    "carol": "carol-secret-3",  # known, never registered: 480
+    "caller": "caller-secret-4",
+}
+
+
+# -- helpers -----------------------------------------------------------------------------
+def import_users(data_dir: Path, users: dict[str, str]) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    users_file = data_dir.parent / "users.db.txt"
+    lines = ["version:1", *(f"{u}@{DOMAIN} clrtxt:{p} ;" for u, p in users.items())]
+    users_file.write_text("\n".join(lines) + "\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sipline.cli",
+            "user",
+            "import",
+            str(users_file),
+            "--data",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def start_proxy(
+    sipline_server: ServerFactory, harness_dir: Path, *, invite_auth: bool = False
+) -> ServerProcess:
+    """The proxy on UDP and TCP of one free port, users of USERS imported."""
+    data_dir = harness_dir / "data"
+    import_users(data_dir, USERS)
+    config = harness_dir / "sipline.toml"
+    config.write_text(f"[auth]\ninvite = {'true' if invite_auth else 'false'}\n")
+    return sipline_server(
+        *("--mode", "proxy", "--listen", "udp:{host}:{port}", "--listen", "tcp:{host}:{port}"),
+        *("--data", "{data_dir}", "--domain", DOMAIN, "--admin", "off"),
+        *("--config", str(config)),
+        data_dir=data_dir,
+    )
+
+
+def sipp_messages(log: Path) -> list[tuple[str, Request | Response]]:
+    """("sent" | "received", message) for every message in a SIPp -trace_msg log."""
+    out: list[tuple[str, Request | Response]] = []
+    try:
+        text = log.read_text("latin-1")
+    except FileNotFoundError:
+        return out
+    for block in text.split("-----------------------------------------------"):
+        head, _, rest = block.partition("\n\n")
+        if " message sent" in head:
+            direction = "sent"
+        elif " message received" in head:
+            direction = "received"
+        else:
+            continue
+        lines = rest.strip("\r\n").replace("\r\n", "\n").split("\n")
+        wire = "\r\n".join(line.rstrip("\r") for line in lines) + "\r\n\r\n"
+        out.append((direction, parse_message(wire.encode("latin-1"))))
+    return out
+
+
+def is_a(message: Request | Response, what: str | int) -> bool:
+    """A request of method `what`, or a response of status `what` (not to REGISTER)."""
+    if isinstance(message, Request):
+        return message.method == what
+    return message.status_code == what and message.cseq.method != "REGISTER"
+
+
+def received(log: Path, what: str | int) -> list[Request | Response]:
+    return [m for d, m in sipp_messages(log) if d == "received" and is_a(m, what)]
+
+
+def caller_log(harness_dir: Path) -> Path:
+    """The message log of the SIPp process that sent an INVITE first (not a callee)."""
+    for path in sorted(harness_dir.glob("sipp-uac-*.messages.log")):
+        sent = [m for d, m in sipp_messages(path) if d == "sent"]
+        if sent and isinstance(sent[0], Request) and sent[0].method == "INVITE":
+            return path
+    raise AssertionError(f"no caller message log in {harness_dir}")
+
+
+def start_callee(
+    sipp: SippFactory,
+    proxy: ServerProcess,
+    scenario: str,
+    *,
+    transport: str = "udp",
+    user: str = "uas",
+) -> SippProcess:
+    """A SIPp callee registered as `user` over `transport`, answering with `scenario`."""
+    callee = sipp.uac(
+        "proxy_register_uas",
+        proxy.hostport,
+        transport=transport,
+        service=user,
+        auth=(user, USERS[user]),
+        calls=1,
+        timeout=120.0,
+        extra_args=["-oocsf", str(SCENARIOS / f"{scenario}.xml"), "-d", "100000"],
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for direction, message in sipp_messages(callee.message_path):
+            if (
+                direction == "received"
+                and isinstance(message, Response)
+                and message.status_code == 200
+                and message.cseq.method == "REGISTER"
+            ):
+                return callee
+        time.sleep(0.05)
+    raise AssertionError(f"{user} never registered over {transport}:\n{callee.output()}")
+
+
+def callee_failures(callee: SippProcess) -> list[str]:
+    """Error-log lines of a callee other than SIPp's notes about out-of-call messages."""
+    try:
+        lines = callee.error_path.read_text("latin-1").splitlines()
+    except FileNotFoundError:
+        return []
+    notes = ("out-of-call", "The following events occurred")
+    return [line for line in lines if line.strip() and not any(n in line for n in notes)]
+
+
+def record_route(hostport: str, transport: str) -> str:
+    return f"sip:{hostport};lr" if transport == "udp" else f"sip:{hostport};transport=tcp;lr"
+
+
+def route_values(message: Request | Response, name: str) -> list[str]:
+    entries = message.routes if name == "route" else message.record_routes
+    return [str(entry.uri) for entry in entries]
+
+
+# -- calls through the proxy: UDP, TCP, and bridged both ways ------------------------------------
+@pytest.mark.parametrize("hangup", ["caller", "callee"])
+@pytest.mark.parametrize(
+    ("caller_transport", "callee_transport"),
+    [("udp", "udp"), ("tcp", "tcp"), ("udp", "tcp"), ("tcp", "udp")],
+)
+def test_call_through_the_proxy(
+    sipline_server: ServerFactory,
+    sipp: SippFactory,
+    harness_dir: Path,
+    caller_transport: str,
+    callee_transport: str,
+    hangup: str,
+) -> None:
+    proxy = start_proxy(sipline_server, harness_dir)
+    callee_scenario = "proxy_uas" if hangup == "caller" else "proxy_uas_hangs_up"
+    caller_scenario = "proxy_uac_call" if hangup == "caller" else "proxy_uac_callee_hangs_up"
+    callee = start_callee(sipp, proxy, callee_scenario, transport=callee_transport)
+    caller = sipp.uac(caller_scenario, proxy.hostport, transport=caller_transport, service="uas")
+    caller.wait_result().assert_ok(calls=1)
+    time.sleep(0.3)  # the callee's last message (the 200 to BYE or its ACK) is logged
+    callee.stop()
+    assert callee_failures(callee) == []
+
+    # §16.6 step 4 and RFC 5658: one Record-Route, or two when the transports differ,
+    # the one facing the callee on top.
+    expected_rr = [record_route(proxy.hostport, callee_transport)]
+    if caller_transport != callee_transport:
+        expected_rr.append(record_route(proxy.hostport, caller_transport))
+    [invite] = received(callee.message_path, "INVITE")
+    assert route_values(invite, "record-route") == expected_rr
+    # Via stack: the proxy (over the callee's transport), then the caller.
+    assert [(v.transport.lower(), v.sent_by) for v in invite.vias] == [
+        (callee_transport, proxy.hostport),
+        (caller_transport, f"127.0.0.1:{caller.port}"),
+    ]
+    assert invite.max_forwards == 69
+    assert invite.routes == []
+    # The caller sees the same Record-Route set in the 200, and only its own Via.
+    [ok] = [r for r in received(caller.message_path, 200) if r.cseq.method == "INVITE"]
+    assert route_values(ok, "record-route") == expected_rr
+    assert len(ok.vias) == 1  # the proxy took its own off (§16.7 step 3)
+
+    # The in-dialog BYE went through the proxy, which popped every route of its own
+    # (both entries of a double Record-Route) and kept the sender's Via under its own.
+    hung_up, hearer = (caller, callee) if hangup == "caller" else (callee, caller)
+    [bye] = received(hearer.message_path, "BYE")
+    assert bye.routes == [], f"the proxy left its routes in\n{bytes(bye).decode()}"
+    assert [(v.transport.lower(), v.sent_by) for v in bye.vias] == [
+        (hearer.transport, proxy.hostport),
+        (hung_up.transport, f"127.0.0.1:{hung_up.port}"),
+    ]
