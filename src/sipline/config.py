@@ -289,6 +289,13 @@ def _check_semantics(config: Config, problems: list[str]) -> None:
             problems.append(
                 f'admin.listen: {admin!r} is not HOST:PORT (e.g. 127.0.0.1:8080) or "off"'
             )
+    if config.dialplan:
+        from sipline.routing import DialplanError, parse_dialplan
+
+        try:
+            parse_dialplan(config.dialplan)
+        except DialplanError as exc:
+            problems.append(str(exc))
     if config.trace.hep:
         from sipline.trace import parse_host_port
 

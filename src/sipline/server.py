@@ -10,6 +10,7 @@ FreeSWITCH flows).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -364,3 +365,17 @@ def configure_logging(level: str, form: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+
+
+def tune_garbage_collector() -> None:
+    """Fewer, cheaper collections for a server that keeps thousands of live transactions.
+
+    A UDP server transaction lives 32 s after its final response (Timer J), so at
+    1,000 requests/s some 30,000 are alive: full collections walking them paused the
+    server for 150-300 ms and made phones retransmit.  SIP messages form almost no
+    reference cycles, so collecting young objects 100 times less often costs little
+    memory; what exists at start-up (modules, config) is frozen out of every collection.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(70_000, 20, 100)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sipline.endpoint import Endpoint, EndpointConfig, IncomingRequest
+from sipline.server import tune_garbage_collector
 from sipline.sip import (
     Address,
     Request,
@@ -292,6 +293,8 @@ def run(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.gc_off:
         gc.disable()
+    else:
+        tune_garbage_collector()  # as `sipline serve` does
     if args.uvloop and not use_uvloop():
         print("uvloop is not installed", file=sys.stderr)
         return 2

@@ -88,3 +88,10 @@ def test_readme_documents_every_key() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     missing = [key for key in config_keys() if f"`{key}`" not in readme]
     assert not missing, f"README lacks: {missing}"
+
+
+def test_a_broken_dialplan_is_refused_naming_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[dialplan]]\nmatch = "^1"\nactions = ["brige user/1000"]\n')
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    assert any(problem.startswith("dialplan[0].actions[0]") for problem in excinfo.value.problems)

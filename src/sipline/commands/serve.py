@@ -67,11 +67,12 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"sipline: config: {problem}", file=sys.stderr)
         return 2
 
-    from sipline.server import Server, configure_logging
+    from sipline.server import Server, configure_logging, tune_garbage_collector
     from sipline.transport import use_uvloop
 
     configure_logging(config.server.log_level, config.server.log_format)
     use_uvloop()
+    tune_garbage_collector()
     server = Server(config)
     try:
         asyncio.run(server.run_forever())
