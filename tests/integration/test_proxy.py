@@ -10,14 +10,25 @@ logs for the exact Record-Route set, Via stack and route popping at each hop.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import SCENARIOS, ServerFactory, ServerProcess, SippFactory, SippProcess
+from harness import (
+    SCENARIOS,
+    BaresipFactory,
+    ServerFactory,
+    ServerProcess,
+    SippFactory,
+    SippProcess,
+    account_line,
+)
 
+from sipline.proxy import loop_key
 from sipline.sip import Request, Response, parse_message
 
 pytestmark = pytest.mark.integration
@@ -217,3 +228,190 @@ def test_call_through_the_proxy(
         (hearer.transport, proxy.hostport),
         (hung_up.transport, f"127.0.0.1:{hung_up.port}"),
     ]
+
+
+# -- answers of the proxy itself: 404, 480, 483, 482 ------------------------------------------
+def invite_text(
+    proxy: ServerProcess,
+    local_port: int,
+    user: str,
+    *,
+    max_forwards: int = 70,
+    call_id: str = "raw-1@127.0.0.1",
+    lower_vias: tuple[str, ...] = (),
+) -> str:
+    lines = [
+        f"INVITE sip:{user}@{proxy.hostport} SIP/2.0",
+        f"Via: SIP/2.0/UDP 127.0.0.1:{local_port};branch=z9hG4bK{call_id.split('@')[0]};rport",
+        *(f"Via: {via}" for via in lower_vias),
+        f"Max-Forwards: {max_forwards}",
+        f"From: <sip:caller@{DOMAIN}>;tag=raw-from",
+        f"To: <sip:{user}@{DOMAIN}>",
+        f"Call-ID: {call_id}",
+        "CSeq: 1 INVITE",
+        f"Contact: <sip:caller@127.0.0.1:{local_port}>",
+        "Content-Length: 0",
+    ]
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
+def final_answer(proxy: ServerProcess, build: Callable[[int], str]) -> Response:
+    """Send the INVITE `build(local_port)` over UDP; its final response (ACKed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5.0)
+        local_port = sock.getsockname()[1]
+        text = build(local_port)
+        sock.sendto(text.encode(), ("127.0.0.1", proxy.port))
+        while True:
+            answer = parse_message(sock.recv(65535))
+            assert isinstance(answer, Response)
+            if answer.status_code >= 200:
+                break
+        request = parse_message(text.encode())
+        assert isinstance(request, Request)
+        ack = [
+            f"ACK {request.uri} SIP/2.0",
+            f"Via: {request.headers.get('Via')}",
+            "Max-Forwards: 70",
+            f"From: {request.headers.get('From')}",
+            f"To: {answer.headers.get('To')}",
+            f"Call-ID: {request.call_id}",
+            "CSeq: 1 ACK",
+            "Content-Length: 0",
+        ]
+        sock.sendto(("\r\n".join(ack) + "\r\n\r\n").encode(), ("127.0.0.1", proxy.port))
+        return answer
+
+
+def test_unknown_unregistered_and_too_many_hops(
+    sipline_server: ServerFactory, harness_dir: Path
+) -> None:
+    proxy = start_proxy(sipline_server, harness_dir)
+    unknown = final_answer(proxy, lambda port: invite_text(proxy, port, "nobody"))
+    assert unknown.status_code == 404
+    assert "cause=1" in (unknown.headers.get("Reason") or "")
+    absent = final_answer(
+        proxy, lambda port: invite_text(proxy, port, "carol", call_id="raw-2@127.0.0.1")
+    )
+    assert absent.status_code == 480  # a user of ours, not registered (§16.5)
+    assert "cause=20" in (absent.headers.get("Reason") or "")
+    hops = final_answer(
+        proxy,
+        lambda port: invite_text(proxy, port, "carol", max_forwards=0, call_id="raw-3@127.0.0.1"),
+    )
+    assert hops.status_code == 483  # §16.3 step 3
+
+
+def test_loop_is_482_and_spiral_is_not(sipline_server: ServerFactory, harness_dir: Path) -> None:
+    proxy = start_proxy(sipline_server, harness_dir)
+
+    def came_back(user: str, keyed_user: str, call_id: str) -> Callable[[int], str]:
+        """The INVITE for `user` whose lower Via is the proxy's own, with the loop key of
+        the same request addressed to `keyed_user` (§16.6 step 8)."""
+
+        def build(port: int) -> str:
+            as_first_sent = parse_message(
+                invite_text(proxy, port, keyed_user, call_id=call_id).encode()
+            )
+            assert isinstance(as_first_sent, Request)
+            key = loop_key(as_first_sent)
+            ours = f"SIP/2.0/UDP {proxy.hostport};branch=z9hG4bKearlier.{key};rport"
+            return invite_text(proxy, port, user, call_id=call_id, lower_vias=(ours,))
+
+        return build
+
+    looped = final_answer(proxy, came_back("carol", "carol", "loop-1@127.0.0.1"))
+    assert looped.status_code == 482  # the same request again: a loop (§16.3 step 4)
+    spiral = final_answer(proxy, came_back("carol", "uas", "loop-2@127.0.0.1"))
+    assert spiral.status_code == 480  # another Request-URI: a spiral, processed
+
+
+# -- forking, CANCEL, authentication ---------------------------------------------------------
+@pytest.mark.parametrize("loser", ["proxy_uas_ring", "proxy_uas_busy"])
+def test_parallel_fork_to_two_contacts(
+    sipline_server: ServerFactory, sipp: SippFactory, harness_dir: Path, loser: str
+) -> None:
+    proxy = start_proxy(sipline_server, harness_dir)
+    other = start_callee(sipp, proxy, loser)
+    winner = start_callee(sipp, proxy, "proxy_uas")
+    caller = sipp.uac("proxy_uac_call", proxy.hostport, service="uas")
+    caller.wait_result().assert_ok(calls=1)
+    time.sleep(0.3)
+    for callee in (other, winner):
+        callee.stop()
+        assert callee_failures(callee) == []
+        assert len(received(callee.message_path, "INVITE")) == 1  # both rang at once
+    assert received(caller.message_path, 486) == []  # a 2xx wins over any 4xx (§16.7)
+    [invite] = received(other.message_path, "INVITE")
+    if loser == "proxy_uas_ring":
+        # §16.7 step 10: the pending branch is cancelled once another one answers.
+        [cancel] = received(other.message_path, "CANCEL")
+        assert cancel.top_via.branch == invite.top_via.branch
+        assert "cause=200" in (cancel.headers.get("Reason") or "")
+    else:
+        assert received(other.message_path, "CANCEL") == []
+    assert len(received(other.message_path, "ACK")) == 1  # its non-2xx was ACKed hop by hop
+
+
+def test_cancel_from_the_caller(
+    sipline_server: ServerFactory, sipp: SippFactory, harness_dir: Path
+) -> None:
+    proxy = start_proxy(sipline_server, harness_dir)
+    callee = start_callee(sipp, proxy, "proxy_uas_ring")
+    caller = sipp.uac("proxy_uac_cancel", proxy.hostport, service="uas")
+    caller.wait_result().assert_ok(calls=1)
+    time.sleep(0.3)
+    callee.stop()
+    assert callee_failures(callee) == []
+    [invite] = received(callee.message_path, "INVITE")
+    [cancel] = received(callee.message_path, "CANCEL")  # §16.10
+    assert cancel.top_via.branch == invite.top_via.branch
+    assert len(received(callee.message_path, "ACK")) == 1
+    assert len(received(caller.message_path, 487)) == 1
+
+
+def test_invite_challenged_with_407_when_invite_auth_is_on(
+    sipline_server: ServerFactory, sipp: SippFactory, harness_dir: Path
+) -> None:
+    proxy = start_proxy(sipline_server, harness_dir, invite_auth=True)
+    callee = start_callee(sipp, proxy, "proxy_uas")
+    caller = sipp.uac(
+        "proxy_uac_auth",
+        proxy.hostport,
+        service="uas",
+        keys={"caller": "alice"},
+        auth=("alice", USERS["alice"]),
+        auth_uri=f"uas@{proxy.hostport}",
+    )
+    caller.wait_result().assert_ok(calls=1)
+    time.sleep(0.3)
+    callee.stop()
+    assert callee_failures(callee) == []
+    [challenge] = received(caller.message_path, 407)
+    assert f'realm="{DOMAIN}"' in (challenge.headers.get("Proxy-Authenticate") or "")
+    [invite] = received(callee.message_path, "INVITE")  # only the authenticated one
+    assert invite.cseq.number == 2
+
+
+# -- two phones ------------------------------------------------------------------------------
+def test_two_baresip_phones_call_through_the_proxy(
+    sipline_server: ServerFactory, baresip: BaresipFactory, harness_dir: Path
+) -> None:
+    proxy = start_proxy(sipline_server, harness_dir, invite_auth=True)
+    alice = baresip("alice").start(
+        account_line("alice", DOMAIN, password=USERS["alice"], outbound=proxy.hostport)
+    )
+    carol = baresip("carol").start(
+        account_line("carol", DOMAIN, password=USERS["carol"], outbound=proxy.hostport)
+    )
+    assert alice.wait_registered(), alice.output()
+    assert carol.wait_registered(), carol.output()
+    alice.dial(f"sip:carol@{DOMAIN}")
+    carol.wait_event("CALL_INCOMING")
+    carol.accept()
+    alice.wait_event("CALL_ESTABLISHED")
+    carol.wait_event("CALL_ESTABLISHED")
+    alice.hangup()
+    alice.wait_event("CALL_CLOSED")
+    carol.wait_event("CALL_CLOSED")
