@@ -46,6 +46,8 @@ class ServerSection:
     log_level: str = "info"
     #: ``text`` or ``json``.
     log_format: str = "text"
+    #: Seconds calls in progress are given to end on SIGTERM (new INVITEs get 503).
+    shutdown_grace: int = 30
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ FreeSWITCH flows).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import json
 import logging
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sipline import __version__
+from sipline.admin import AdminServer, CallRegistry, WireCounter
 from sipline.auth import (
     AuthConfig,
     Authenticator,
@@ -33,7 +35,7 @@ from sipline.auth import (
     NonceFactory,
 )
 from sipline.b2bua import B2bua, B2buaConfig
-from sipline.config import Config
+from sipline.config import Config, ConfigError, load_config
 from sipline.endpoint import Endpoint, EndpointConfig, IncomingRequest
 from sipline.proxy import LocalIdentity, Proxy, ProxyConfig
 from sipline.registrar import Registrar, RegistrarConfig
@@ -93,8 +95,14 @@ class Dispatcher:
         self._domains = domains
         self._challenge_invites = challenge_invites
 
+    #: Set while the server shuts down: new calls are refused with 503.
+    draining = False
+
     async def handle_request(self, incoming: IncomingRequest) -> None:
         request = incoming.request
+        if self.draining and not incoming.in_dialog and request.method == "INVITE":
+            incoming.respond(503, "Service Unavailable", headers=[("Retry-After", "30")])
+            return
         if request.method == "REGISTER":
             reply = self.registrar.decide(request, incoming.source, incoming.local, time.time())
             if reply is not None:
@@ -121,6 +129,9 @@ class Dispatcher:
                 return
             if not isinstance(result, Authorized):
                 incoming.respond(result.status_code, result.reason)
+                return
+            if isinstance(self.calls, B2bua) and result.user is not None:
+                await self.calls.handle_request(incoming, authenticated=result.user.aor)
                 return
         await self.calls.handle_request(incoming)
 
@@ -162,12 +173,19 @@ def local_addresses(listen_hosts: list[str]) -> frozenset[str]:
 class Server:
     """Everything ``sipline serve`` runs, started and stopped as one."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, overrides: dict[str, Any] | None = None) -> None:
         self.config = config
+        #: Command-line values, re-applied over the file on reload.
+        self._overrides = overrides or {}
         self.data_dir = Path(config.server.data_dir)
         self.store: SqliteStore | None = None
         self.endpoint: Endpoint | None = None
         self.trace: TraceControl | None = None
+        self.admin: AdminServer | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.calls: CallEngine | None = None
+        #: Requests by method and responses by code, for /metrics.
+        self.wire = WireCounter()
         self.domains: frozenset[str] = frozenset()
         self.identity = LocalIdentity(frozenset(), frozenset())
         self._stop = asyncio.Event()
@@ -197,8 +215,8 @@ class Server:
             counter=NonceCounter(not_before=time.time()),
         )
         registrar = self._make_registrar(store, authenticator)
-        calls = self._make_call_engine(store)
-        dispatcher = Dispatcher(
+        self.calls = calls = self._make_call_engine(store)
+        self.dispatcher = dispatcher = Dispatcher(
             registrar=registrar,
             authenticator=authenticator,
             calls=calls,
@@ -247,13 +265,24 @@ class Server:
         self.endpoint = Endpoint(
             endpoint_config,
             dispatcher,
-            trace=[self.trace],
+            trace=[self.trace, self.wire],
             is_blocked=lambda source: guard.blocked(source.host, time.time()),
         )
         if isinstance(calls, Proxy | B2bua):
             calls.attach(self.endpoint)
         await self.endpoint.start()
         self.identity = self._local_identity(self.endpoint)
+        if config.admin.listen != "off":
+            self.admin = AdminServer(
+                self,
+                config.admin.listen,
+                self.data_dir,
+                trace=self.trace,
+                wire=self.wire,
+                calls=calls if isinstance(calls, CallRegistry) else None,
+                reload=self.reload,
+            )
+            await self.admin.start()
         self._tasks.append(asyncio.create_task(self._expire_bindings()))
         self._announce()
 
@@ -317,6 +346,21 @@ class Server:
                     logger.info("registration of %s at %s expired", binding.aor, binding.contact)
 
     async def stop(self) -> None:
+        """Graceful shutdown: refuse new calls, give calls up time to end, flush state."""
+        if self.dispatcher is not None and isinstance(self.calls, B2bua):
+            self.dispatcher.draining = True
+            deadline = time.monotonic() + self.config.server.shutdown_grace
+            if self.calls.calls:
+                logger.info(
+                    "waiting up to %d s for %d call(s) to end",
+                    self.config.server.shutdown_grace,
+                    len(self.calls.calls),
+                )
+            while self.calls.calls and time.monotonic() < deadline:  # noqa: ASYNC110 - calls end on network events; a 0.2 s poll at shutdown is enough
+                await asyncio.sleep(0.2)
+            await self.calls.close()
+        if self.admin is not None:
+            await self.admin.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -327,10 +371,37 @@ class Server:
         if self.store is not None:
             self.store.close()
 
+    async def reload(self) -> dict[str, Any]:
+        """Re-read the config file and apply the dialplan without dropping calls.
+
+        A broken file is refused (``ConfigError``, one line per problem) and the
+        running configuration stays.
+        """
+        if self.config.source is None:
+            return {"dialplan": "unchanged (no config file)"}
+        fresh = load_config(self.config.source, server=self._overrides)
+        rules = len(fresh.dialplan)
+        if isinstance(self.calls, B2bua):
+            self.calls.reload(parse_dialplan(fresh.dialplan))
+        self.config = dataclasses.replace(self.config, dialplan=fresh.dialplan)
+        logger.info("configuration reloaded: %d dialplan rule(s)", rules)
+        return {"dialplan": f"{rules} rule(s)"}
+
+    def _reload_on_signal(self) -> None:
+        async def run() -> None:
+            try:
+                await self.reload()
+            except ConfigError as error:
+                for problem in error.problems:
+                    logger.error("reload refused, keeping the running configuration: %s", problem)
+
+        self._tasks.append(asyncio.create_task(run()))
+
     async def run_forever(self) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
         await self.start()
         try:
             await self._stop.wait()

@@ -73,7 +73,7 @@ def run_serve(args: argparse.Namespace) -> int:
     configure_logging(config.server.log_level, config.server.log_format)
     use_uvloop()
     tune_garbage_collector()
-    server = Server(config)
+    server = Server(config, overrides=server_overrides)
     try:
         asyncio.run(server.run_forever())
     except OSError as error:
