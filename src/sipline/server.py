@@ -281,6 +281,7 @@ class Server:
                 wire=self.wire,
                 calls=calls if isinstance(calls, CallRegistry) else None,
                 reload=self.reload,
+                auth_stats=authenticator.guard,
             )
             await self.admin.start()
         self._tasks.append(asyncio.create_task(self._expire_bindings()))

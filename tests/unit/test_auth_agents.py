@@ -55,3 +55,14 @@ def test_the_quirk_list_can_be_emptied(tmp_path: Path) -> None:
         )
         assert isinstance(result, Challenge)
         assert algorithms(result) == ["SHA-256", "MD5"]
+
+
+def test_the_guard_counts_failures_and_blocks() -> None:
+    from sipline.auth import BruteForceGuard
+
+    guard = BruteForceGuard(threshold=3, window=60, block_time=10)
+    assert (guard.failures, guard.blocks) == (0, 0)
+    for attempt in range(3):
+        guard.failed("192.0.2.7", "1000@example.com", 100.0 + attempt)
+    assert (guard.failures, guard.blocks) == (3, 1)
+    assert guard.blocked("192.0.2.7", 105.0)

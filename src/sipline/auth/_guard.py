@@ -53,6 +53,9 @@ class BruteForceGuard:
         self.block_time = block_time
         self.user_threshold = user_threshold if user_threshold is not None else 5 * threshold
         self.max_entries = max_entries
+        #: Failed attempts and blocks since start (the admin metrics read them).
+        self.failures = 0
+        self.blocks = 0
         self._by_source: dict[str, list[float]] = {}  # host -> [count, window start]
         self._by_user: dict[str, list[float]] = {}
         self._blocked: dict[str, float] = {}  # host -> blocked until
@@ -70,6 +73,7 @@ class BruteForceGuard:
 
     def failed(self, host: str, user: str, now: float) -> bool:
         """Count a failed attempt by ``host`` for ``user``; True when ``host`` is now blocked."""
+        self.failures += 1
         source_count = self._count(self._by_source, host, now)
         user_count = self._count(self._by_user, user, now)
         if source_count >= self.threshold:
@@ -79,6 +83,7 @@ class BruteForceGuard:
         else:
             return False
         self._blocked[host] = now + self.block_time
+        self.blocks += 1
         self._by_source.pop(host, None)
         self._logger.warning(
             "blocking %s for %g s: %s", host, self.block_time, why, extra={"source": host}
