@@ -30,6 +30,8 @@ class BruteForceGuard:
         "_by_user",
         "_logger",
         "block_time",
+        "blocks",
+        "failures",
         "max_entries",
         "threshold",
         "user_threshold",
