@@ -30,6 +30,7 @@ FIELDS = (
     "request_user",
     "has_credentials",
     "transport",
+    "first_line",
 )
 A = Address("udp", "192.0.2.1", 5060)
 B = Address("udp", "192.0.2.2", 5062)

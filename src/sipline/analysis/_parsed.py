@@ -174,9 +174,12 @@ def _fill_common(traced: TracedMessage, message: Message) -> None:
     traced.to_user, traced.to_tag = _name_address(headers.get("to"))
 
 
+def _first_line(raw: bytes) -> str:
+    match = _RAW_FIRST_LINE.match(raw)
+    return match.group(0).decode("utf-8", "replace") if match else ""
+
+
 def _traced(index: int, record: TraceRecord, keys: dict[int, str]) -> TracedMessage:
-    first_line_match = _RAW_FIRST_LINE.match(record.raw)
-    first_line = first_line_match.group(0).decode("utf-8", "replace") if first_line_match else ""
     source, destination = record.source, record.destination
     source_key = keys.get(id(source))
     if source_key is None:
@@ -184,11 +187,10 @@ def _traced(index: int, record: TraceRecord, keys: dict[int, str]) -> TracedMess
     destination_key = keys.get(id(destination))
     if destination_key is None:
         destination_key = keys[id(destination)] = party_key(destination)
-    traced = TracedMessage(
-        index, record, source_key, destination_key, record.transport or "?", first_line
-    )
+    traced = TracedMessage(index, record, source_key, destination_key, record.transport or "?", "")
     if _scan(traced, record.raw):
         return traced
+    traced.first_line = _first_line(record.raw)
     traced._parsed = True
     try:
         message = parse_message(record.raw)
@@ -253,9 +255,11 @@ def _scan(traced: TracedMessage, raw: bytes) -> bool:
     if not found.keys() >= _REQUIRED or not _scan_lengths(found, len(raw) - end - 4):
         return False
     cseq = _cseq_fields(found["cseq"])
-    start = _start_line_fields(head.partition("\r\n")[0])
+    first = head.partition("\r\n")[0]
+    start = _start_line_fields(first)
     if cseq is None or start is None:
         return False
+    traced.first_line = first[:200] if first.isascii() else _first_line(raw)
     traced.cseq, traced.cseq_method = cseq
     traced.method, traced.request_user, traced.status, traced.reason = start
     traced.call_id = found["call-id"]

@@ -95,6 +95,7 @@ class _PacketDecoder:
         self._flows: dict[tuple[str, int, str, int], _Flow] = {}
         self._fragments: dict[tuple[bytes, bytes, int, int], dict[int, bytes]] = {}
         self._addresses: dict[tuple[str, str, int], Address] = {}
+        self._udp_ends: dict[bytes, tuple[Address, Address]] = {}
         self.records: list[TraceRecord] = []
         self.ip_packets = 0
 
@@ -146,22 +147,32 @@ class _PacketDecoder:
         self, number: int, time: float, src: str, sport: int, dst: str, dport: int, payload: bytes
     ) -> None:
         """One UDP datagram's payload: a record when it is SIP (or junk on a SIP port)."""
+        source, destination = self._address("udp", src, sport), self._address("udp", dst, dport)
+        self.udp_between(number, time, source, destination, payload)
+
+    def udp_between(
+        self, number: int, time: float, source: Address, destination: Address, payload: bytes
+    ) -> None:
         if not looks_like_sip(payload):
-            if not payload.strip() or not (sport in _SIP_PORTS or dport in _SIP_PORTS):
+            if not payload.strip() or not (
+                source.port in _SIP_PORTS or destination.port in _SIP_PORTS
+            ):
                 return  # keep-alives and other protocols (RTP, DNS, STUN) are not SIP
             if payload[:1] in (b"\x00", b"\x01") or (payload[0] & 0xC0) == 0x80:
                 return  # STUN / RTP multiplexed on the SIP port
-        self.records.append(
-            TraceRecord(
-                time=time,
-                direction=None,
-                source=self._address("udp", src, sport),
-                destination=self._address("udp", dst, dport),
-                transport="udp",
-                raw=payload,
-                origin=Origin(self._path, packet=number),
+        origin = Origin(self._path, None, number)
+        self.records.append(TraceRecord(time, None, source, destination, "udp", payload, origin))
+
+    def udp_ends(self, key: bytes) -> tuple[Address, Address]:
+        """Source and destination of ``key`` = IPv4 source, destination, UDP ports."""
+        ends = self._udp_ends.get(key)
+        if ends is None:
+            sport, dport = struct.unpack("!HH", key[8:12])
+            ends = self._udp_ends[key] = (
+                self._address("udp", _ip_text(key[:4]), sport),
+                self._address("udp", _ip_text(key[4:8]), dport),
             )
-        )
+        return ends
 
     def _address(self, transport: str, host: str, port: int) -> Address:
         """One shared ``Address`` per end (a capture has few ends and many messages)."""
@@ -272,18 +283,16 @@ def _fast_ethernet_udp(
     udp = start + 14 + ihl
     if fragment & 0x3FFF or start + 14 + total > end or udp + 8 > end:
         return False
-    sport, dport, length = _UDP_HEADER.unpack_from(data, udp)
+    length = (data[udp + 4] << 8) | data[udp + 5]
     if length != total - ihl:
         return False
     decoder.ip_packets += 1
-    src = _ip_text(data[start + 26 : start + 30])
-    dst = _ip_text(data[start + 30 : start + 34])
-    decoder.udp(number, time, src, sport, dst, dport, data[udp + 8 : udp + length])
+    source, destination = decoder.udp_ends(data[start + 26 : start + 34] + data[udp : udp + 4])
+    decoder.udp_between(number, time, source, destination, data[udp + 8 : udp + length])
     return True
 
 
 _IPV4_LENGTHS = struct.Struct("!HHH")  # total length, identification, flags + offset
-_UDP_HEADER = struct.Struct("!HHH")
 
 
 def _read_classic(data: bytes, path: str) -> tuple[_PacketDecoder, int, float]:
