@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections import Counter
+from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sipline.b2bua._build import (
     CallerId,
@@ -28,6 +29,7 @@ from sipline.b2bua._cdr import call_record, codec_of
 from sipline.b2bua._config import B2buaConfig
 from sipline.b2bua._in_dialog import InDialogRelay, session_headers, session_interval
 from sipline.b2bua._media import MediaFactory, MediaRejected, PassThroughMedia
+from sipline.b2bua._registry import call_info, result_of
 from sipline.dialog import Dialog, DialogInput
 from sipline.endpoint import Endpoint, IncomingRequest
 from sipline.routing import Dialplan, HangupCause, Target, cause_for_status, cause_from_reason
@@ -44,6 +46,9 @@ from sipline.sip import (
     reason_phrase,
 )
 from sipline.store import CdrStore, LocationStore, UserStore
+
+if TYPE_CHECKING:
+    from sipline.admin import CallInfo
 
 __all__ = ["B2bua", "best_failure"]
 
@@ -106,6 +111,9 @@ class B2bua:
         #: (Call-ID, our tag) of every leg -> its call and b-leg (None: the a-leg).
         self.dialogs: dict[tuple[str, str], tuple[Call, Leg | None]] = {}
         self.calls: set[Call] = set()
+        #: Live calls by ``Call.id``, oldest first (the admin API's view).
+        self._by_id: dict[str, Call] = {}
+        self._results: Counter[str] = Counter()
         self.counters = {"calls": 0, "answered": 0, "failed": 0, "cancelled": 0}
         self.in_dialog = InDialogRelay(self)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -158,6 +166,32 @@ class B2bua:
         if entry is not None and entry[1] is not None:
             self._late_response(entry[0], entry[1], response)
 
+    # -- CallRegistry (sipline.admin) ----------------------------------------------------------
+    def active_calls(self) -> list[CallInfo]:
+        """Calls not yet ended, oldest first."""
+        return [call_info(call) for call in self._by_id.values()]
+
+    def hangup(self, call_id: str) -> bool:
+        """End a call from the admin API: BYE to both legs of an answered call, CANCEL
+        of the ringing b-legs and 480 to the caller otherwise, each with an RFC 3326
+        Reason (Q.850 cause 16); False when there is no such call."""
+        call = self._by_id.get(call_id)
+        if call is None:
+            return False
+        cause = HangupCause.NORMAL_CLEARING
+        if call.state is CallState.ANSWERED:
+            self.in_dialog.hang_up(call, cause, side="system")
+        elif call.state in (CallState.ROUTING, CallState.RINGING, CallState.EARLY_MEDIA):
+            for leg in call.legs:
+                self._give_up_leg(call, leg, cause)
+            self._fail(call, Failure(480, reason_phrase(480), cause, cause.reason), "system")
+        return True
+
+    def results(self) -> Mapping[str, int]:
+        """Ended calls by result (``answered``, ``busy``, ``no_answer``, ``cancelled``,
+        ``failed``) since start."""
+        return dict(self._results)
+
     # -- a new call ------------------------------------------------------------------------
     async def _new_call(self, incoming: IncomingRequest, authenticated: str | None) -> None:
         """Route the INVITE and ring; runs in the endpoint's task of this INVITE."""
@@ -171,6 +205,9 @@ class B2bua:
             return
         self.counters["calls"] += 1
         self.calls.add(call)
+        if call.id in self._by_id:  # another INVITE with this Call-ID (forked upstream)
+            call.id = f"{call.id};{incoming.to_tag}"
+        self._by_id[call.id] = call
         self.dialogs[(call.call_id, incoming.to_tag)] = (call, None)
         incoming.on_cancel = partial(self._caller_cancelled, call)
         incoming.on_ack_timeout = partial(self._caller_never_acked, call)
@@ -434,12 +471,13 @@ class B2bua:
             self._give_up_leg(call, leg)
         call.settle_group()
 
-    def _give_up_leg(self, call: Call, leg: Leg) -> None:
-        """No answer in time: CANCEL the leg, count it as NO_ANSWER (480)."""
+    def _give_up_leg(
+        self, call: Call, leg: Leg, cause: HangupCause = HangupCause.NO_ANSWER
+    ) -> None:
+        """No answer in time (or the call is dropped): CANCEL the leg with ``cause``."""
         if leg.done:
             return
         leg.done = True
-        cause = HangupCause.NO_ANSWER
         leg.failure = Failure(480, reason_phrase(480), cause, cause.reason)
         call.failures.append(leg.failure)
         if leg.client is not None:
@@ -481,7 +519,7 @@ class B2bua:
         return destination
 
     # -- the end of a call --------------------------------------------------------------------
-    def _fail(self, call: Call, failure: Failure) -> None:
+    def _fail(self, call: Call, failure: Failure, side: str | None = None) -> None:
         if not call.advance(CallInput.FAILED):
             return
         status = 500 if failure.status == 503 else failure.status  # §16.7 step 6
@@ -490,7 +528,7 @@ class B2bua:
         call.incoming.respond(status, reason, headers=headers)
         call.cause = failure.cause
         call.sip_code = status
-        call.hangup_side = "callee" if call.legs else "system"
+        call.hangup_side = side or ("callee" if call.legs else "system")
         self.counters["failed"] += 1
         self.finish(call)
 
@@ -529,6 +567,8 @@ class B2bua:
             logger.exception("closing the media of %r failed", call)
         self._write_cdr(call)
         self.calls.discard(call)
+        self._by_id.pop(call.id, None)
+        self._results[result_of(call)] += 1
         self.dialogs.pop((call.call_id, call.incoming.to_tag), None)
         for leg in call.legs:
             self.dialogs.pop((leg.call_id, leg.request.from_.tag or ""), None)

@@ -126,6 +126,7 @@ class Call:
         "group_legs",
         "group_timer",
         "hangup_side",
+        "id",
         "incoming",
         "legs",
         "media",
@@ -153,6 +154,9 @@ class Call:
         started_at: float,
     ) -> None:
         self.incoming = incoming
+        #: The call's name for the admin API: the a-leg's Call-ID (made unique by the
+        #: B2BUA when two INVITEs share one).
+        self.id = incoming.request.call_id
         self.a_dialog = a_dialog
         # In-dialog requests to the caller go where its INVITE came from (symmetric
         # signalling, NAT-friendly) unless a proxy record-routed the dialog.
