@@ -44,6 +44,9 @@ class HangupCause(enum.Enum):
     SERVICE_NOT_IMPLEMENTED = (79, 501)
     INCOMPATIBLE_DESTINATION = (88, 488)
     RECOVERY_ON_TIMER_EXPIRE = (102, 504)
+    #: No RTP from a leg for ``media.media_timeout`` s (FreeSWITCH's MEDIA_TIMEOUT): a
+    #: timer expired, so Q.850 102 with this text in the BYEs' Reason (RFC 3326).
+    MEDIA_TIMEOUT = (102, 408)
     INTERWORKING = (127, 500)
 
     @property
