@@ -415,3 +415,24 @@ def test_two_baresip_phones_call_through_the_proxy(
     alice.hangup()
     alice.wait_event("CALL_CLOSED")
     carol.wait_event("CALL_CLOSED")
+
+
+def test_bindings_stored_before_a_restart_on_other_listeners_still_route(
+    sipline_server: ServerFactory, sipp: SippFactory, harness_dir: Path
+) -> None:
+    """A binding remembers the listener it came in on; after a restart on another port
+    that listener is gone, and the call must still reach the callee (not a 500)."""
+    first = start_proxy(sipline_server, harness_dir)
+    callee = start_callee(sipp, first, "proxy_uas")
+    first.stop()
+    second = sipline_server(
+        *("--mode", "proxy", "--listen", "udp:{host}:{port}", "--listen", "tcp:{host}:{port}"),
+        *("--data", "{data_dir}", "--domain", DOMAIN, "--admin", "off"),
+        *("--config", str(harness_dir / "sipline.toml")),
+        data_dir=harness_dir / "data",
+    )
+    assert second.port != first.port
+    caller = sipp.uac("proxy_uac_call", second.hostport, service="uas")
+    caller.wait_result().assert_ok(calls=1)
+    callee.stop()
+    assert len(received(callee.message_path, "INVITE")) == 1

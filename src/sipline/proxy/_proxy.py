@@ -38,6 +38,7 @@ from sipline.sip import (
     parse_name_addr,
 )
 from sipline.store import Binding, LocationStore, UserStore
+from sipline.transport import TransportError
 
 logger = logging.getLogger("sipline.proxy")
 
@@ -215,10 +216,18 @@ class Proxy:
             if not resolved:
                 return None
             destination = resolved[0]
-        if copy.method in _DIALOG_CREATING and not incoming.in_dialog:
-            self._record_route(copy, incoming, destination, target.local)
+        # A binding stored before a restart may name a listener that is gone: any
+        # listener of the right transport does then.
+        local = target.local if target.local in endpoint.listeners else None
+        try:
+            if copy.method in _DIALOG_CREATING and not incoming.in_dialog:
+                self._record_route(copy, incoming, destination, local)
+            endpoint.listener_address(destination, local)
+        except TransportError as error:
+            logger.info("cannot forward %s to %s: %s", copy.method, destination, error)
+            return None  # this branch only; the others go on (§16.7 step 6 if none)
         self.forwarded += 1
-        return endpoint.send_request(copy, destination, local=target.local, loop_key=key)
+        return endpoint.send_request(copy, destination, local=local, loop_key=key)
 
     def _record_route(
         self,
