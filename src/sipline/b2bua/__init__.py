@@ -20,7 +20,16 @@ from sipline.b2bua._build import CallerId, b_leg_invite, binding_destination
 from sipline.b2bua._call import CALL_TRANSITIONS, Call, CallInput, CallState, Failure, Leg
 from sipline.b2bua._cdr import call_record, codec_of
 from sipline.b2bua._config import B2BUA_METHODS, B2buaConfig
-from sipline.b2bua._media import MediaFactory, MediaRejected, MediaSession, PassThroughMedia
+from sipline.b2bua._media import (
+    MediaFactory,
+    MediaRefusal,
+    MediaRejected,
+    MediaReport,
+    MediaSession,
+    MediaSilence,
+    PassThroughMedia,
+    media_report,
+)
 
 __all__ = [
     "B2BUA_METHODS",
@@ -35,12 +44,16 @@ __all__ = [
     "Failure",
     "Leg",
     "MediaFactory",
+    "MediaRefusal",
     "MediaRejected",
+    "MediaReport",
     "MediaSession",
+    "MediaSilence",
     "PassThroughMedia",
     "b_leg_invite",
     "best_failure",
     "binding_destination",
     "call_record",
     "codec_of",
+    "media_report",
 ]

@@ -28,7 +28,13 @@ from sipline.b2bua._call import Call, CallInput, CallState, Failure, Leg
 from sipline.b2bua._cdr import call_record, codec_of
 from sipline.b2bua._config import B2buaConfig
 from sipline.b2bua._in_dialog import InDialogRelay, session_headers, session_interval
-from sipline.b2bua._media import MediaFactory, MediaRejected, PassThroughMedia
+from sipline.b2bua._media import (
+    MediaFactory,
+    MediaRefusal,
+    MediaSilence,
+    PassThroughMedia,
+    media_report,
+)
 from sipline.b2bua._registry import call_info, result_of
 from sipline.dialog import Dialog, DialogInput
 from sipline.endpoint import Endpoint, IncomingRequest
@@ -228,9 +234,8 @@ class B2bua:
         )
         try:
             offer = call.media.offer(request.body, from_caller=True) if request.body else b""
-        except MediaRejected:
-            cause = HangupCause.INCOMPATIBLE_DESTINATION
-            self._fail(call, Failure(488, reason_phrase(488), cause))
+        except Exception as error:  # SDP refused (400/488) or no RTP port left (503)
+            self._refuse(call, MediaRefusal.of(error))
             return
         await self._ring(call, caller_id, offer, domain)
 
@@ -388,8 +393,13 @@ class B2bua:
             return
         incoming = call.incoming
         contact = [("Contact", call.a_dialog.local_contact or "")]
+        sdp = b""
         if response.body and call.offer_in_invite and call.state is not CallState.EARLY_MEDIA:
-            sdp = call.media.answer(response.body, from_caller=False)
+            try:
+                sdp = call.media.answer(response.body, from_caller=False)
+            except Exception as error:  # ring without early media; the 2xx decides
+                logger.info("%r: early media refused: %s", call, error)
+        if sdp:
             content_type = response.headers.get("Content-Type") or "application/sdp"
             incoming.respond(183, headers=[*contact, ("Content-Type", content_type)], body=sdp)
             call.advance(CallInput.EARLY_MEDIA)
@@ -424,14 +434,18 @@ class B2bua:
         assert dialog is not None
         headers = [("Contact", call.a_dialog.local_contact or "")]
         body = response.body
-        if call.offer_in_invite:
-            self.endpoint.send_ack(dialog.create_ack(response), self.b_destination(leg))
-            body = call.media.answer(body, from_caller=False) if body else b""
-        else:
-            # Late offer (§13.2.1): the 2xx carries the callee's offer; the ACK of the
-            # caller will carry the answer, which the callee's ACK then takes.
-            body = call.media.offer(body, from_caller=False) if body else b""
-            call.pending_ack = (True, dialog, self.b_destination(leg), response)
+        try:
+            if call.offer_in_invite:
+                self.endpoint.send_ack(dialog.create_ack(response), self.b_destination(leg))
+                body = call.media.answer(body, from_caller=False) if body else b""
+            else:
+                # Late offer (§13.2.1): the 2xx carries the callee's offer; the ACK of the
+                # caller will carry the answer, which the callee's ACK then takes.
+                body = call.media.offer(body, from_caller=False) if body else b""
+                call.pending_ack = (True, dialog, self.b_destination(leg), response)
+        except Exception as error:  # the callee's SDP is refused
+            self._refused_answer(call, leg, response, MediaRefusal.of(error))
+            return
         if body:
             content_type = response.headers.get("Content-Type") or "application/sdp"
             headers.append(("Content-Type", content_type))
@@ -519,18 +533,57 @@ class B2bua:
         return destination
 
     # -- the end of a call --------------------------------------------------------------------
-    def _fail(self, call: Call, failure: Failure, side: str | None = None) -> None:
+    def _fail(
+        self,
+        call: Call,
+        failure: Failure,
+        side: str | None = None,
+        extra: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         if not call.advance(CallInput.FAILED):
             return
-        status = 500 if failure.status == 503 else failure.status  # §16.7 step 6
+        # §16.7 step 6: a 503 from a callee becomes 500 (our own shortage stays 503).
+        status = 500 if failure.status == 503 and call.legs else failure.status
         reason = failure.reason if status == failure.status else reason_phrase(status)
-        headers = [("Reason", failure.reason_header or failure.cause.reason)]
+        headers = [("Reason", failure.reason_header or failure.cause.reason), *extra]
         call.incoming.respond(status, reason, headers=headers)
         call.cause = failure.cause
         call.sip_code = status
         call.hangup_side = side or ("callee" if call.legs else "system")
         self.counters["failed"] += 1
         self.finish(call)
+
+    def _refuse(self, call: Call, refusal: MediaRefusal) -> None:
+        """The caller's offer is refused (RFC 3261 §21.4.26: 488 with a Warning)."""
+        failure = Failure(refusal.status, reason_phrase(refusal.status), refusal.cause)
+        self._fail(call, failure, "system", (("Warning", refusal.warning),))
+
+    def _refused_answer(
+        self, call: Call, leg: Leg, response: Response, refusal: MediaRefusal
+    ) -> None:
+        """The callee answered with an SDP the media session refuses: §13.2.2.4, ACK
+        (without an answer to its late offer) and BYE it at once; the caller gets the
+        refusal."""
+        dialog = leg.dialog
+        assert dialog is not None
+        destination = self.b_destination(leg)
+        if not call.offer_in_invite:
+            self.endpoint.send_ack(dialog.create_ack(response), destination)
+        bye = dialog.create_request("BYE", headers=[("Reason", refusal.cause.reason)])
+        dialog.terminate()
+        self.endpoint.send_request(bye, destination)
+        failure = Failure(refusal.status, reason_phrase(refusal.status), refusal.cause)
+        self._fail(call, failure, "callee", (("Warning", refusal.warning),))
+
+    def media_timed_out(self, silence: MediaSilence) -> None:
+        """The relay heard no RTP from a leg for ``media.media_timeout`` seconds (the
+        phone crashed, lost its network...): BYE both legs with
+        ``Reason: Q.850;cause=102;text="MEDIA_TIMEOUT"``; the CDR says MEDIA_TIMEOUT."""
+        call = next((c for c in self.calls if c.call_id == silence.call_id), None)
+        if call is None or call.state is not CallState.ANSWERED:
+            return  # silence while ringing (no early media sent) is normal
+        logger.info("%r: %s: hanging up", call, silence)
+        self.in_dialog.hang_up(call, HangupCause.MEDIA_TIMEOUT, side="system")
 
     def _caller_cancelled(self, call: Call, incoming: IncomingRequest) -> None:
         """The caller's CANCEL (the endpoint answered it 200): 487, CANCEL every b-leg."""
@@ -578,8 +631,10 @@ class B2bua:
             return
         answer = call.incoming.final
         codec = codec_of(answer.body) if answer is not None and answer.body else None
+        report = media_report(call.media)
+        media = report.as_dict() if report is not None else None
         try:
-            self.cdr_store.append_cdr(call_record(call, codec=codec))
+            self.cdr_store.append_cdr(call_record(call, codec=codec, media=media))
         except Exception:
             logger.exception("writing the CDR of %r failed", call)
 

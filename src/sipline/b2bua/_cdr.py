@@ -26,8 +26,11 @@ def codec_of(sdp: bytes) -> str | None:
     return _STATIC_PAYLOADS.get(payload)
 
 
-def call_record(call: Call, *, codec: str | None = None) -> CdrRecord:
-    """One record per call: parties, legs, times, billable seconds, cause, who hung up."""
+def call_record(
+    call: Call, *, codec: str | None = None, media: dict[str, object] | None = None
+) -> CdrRecord:
+    """One record per call: parties, legs, times, billable seconds, cause, who hung up,
+    and ``media``: the relay's per-stream, per-leg RTP statistics when it kept any."""
     ended = call.ended_at if call.ended_at is not None else call.started_at
     answered = call.answered_at
     cause = call.cause
@@ -54,6 +57,8 @@ def call_record(call: Call, *, codec: str | None = None) -> CdrRecord:
         "legs": legs,
         "codec": codec,
     }
+    if media is not None:
+        data["media"] = media
     return CdrRecord(
         start_time=call.started_at,
         caller=call.caller,

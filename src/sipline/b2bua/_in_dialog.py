@@ -2,7 +2,11 @@
 
 Each leg keeps its own dialog (CSeq, tags, route set); a request from one side is
 rebuilt in the other side's dialog, its final response carried back.  BYE is
-answered at once and a BYE with ``Reason: Q.850;cause=16`` goes to the other side.
+answered at once (with the relay's ``P-RTP-Stat`` of that side's leg, as FreeSWITCH
+and Yate do) and a BYE with ``Reason: Q.850;cause=16`` goes to the other side.
+An SDP the media session refuses gets 488 (400 when malformed) with Reason and
+Warning, leaving the call as it was (RFC 3261 §14.2); an answer it refuses in a
+2xx or ACK ends the call, since the two legs no longer agree on the media.
 Session timers (RFC 4028) are watched per call: a refresh (2xx to re-INVITE or
 UPDATE) re-arms the watchdog; when none comes, both legs get a BYE.
 """
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING
 from sipline.b2bua._build import RELAYED_HEADERS, copy_headers
 from sipline.b2bua._call import Call, CallInput, CallState, Leg
 from sipline.b2bua._config import B2buaConfig
-from sipline.b2bua._media import MediaRejected
+from sipline.b2bua._media import MediaRefusal, media_report
 from sipline.dialog import TARGET_REFRESH_METHODS, Dialog, DialogState
 from sipline.endpoint import ClientRequest, IncomingRequest
 from sipline.routing import HangupCause
@@ -101,7 +105,7 @@ class InDialogRelay:
             await self._relay(call, incoming, from_caller)
 
     def _bye(self, call: Call, incoming: IncomingRequest, from_caller: bool) -> None:
-        incoming.respond(200)
+        incoming.respond(200, headers=_rtp_stat(call, "caller" if from_caller else "callee"))
         if call.state is CallState.ANSWERED:
             self.hang_up(
                 call, HangupCause.NORMAL_CLEARING, side="caller" if from_caller else "callee"
@@ -118,15 +122,24 @@ class InDialogRelay:
         # A BYE is a normal clearing for the other side whoever asked (issue #5).
         reason = HangupCause.NORMAL_CLEARING.reason if side != "system" else cause.reason
         if side != "caller":
-            self._send_bye(call.a_dialog, call.a_destination, reason)
+            stat = _rtp_stat(call, "caller")
+            self._send_bye(call.a_dialog, call.a_destination, reason, stat)
         if side != "callee" and call.winner is not None and call.winner.dialog is not None:
-            self._send_bye(call.winner.dialog, self.b2bua.b_destination(call.winner), reason)
+            stat = _rtp_stat(call, "callee")
+            destination = self.b2bua.b_destination(call.winner)
+            self._send_bye(call.winner.dialog, destination, reason, stat)
         self.b2bua.finish(call)
 
-    def _send_bye(self, dialog: Dialog, destination: Address | None, reason: str) -> None:
+    def _send_bye(
+        self,
+        dialog: Dialog,
+        destination: Address | None,
+        reason: str,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
         if dialog.state is DialogState.TERMINATED:
             return
-        bye = dialog.create_request("BYE", headers=[("Reason", reason)])
+        bye = dialog.create_request("BYE", headers=[("Reason", reason), *(extra or ())])
         dialog.terminate()
         self.b2bua.endpoint.send_request(bye, destination)
 
@@ -164,9 +177,9 @@ class InDialogRelay:
         if is_offer:
             try:
                 body = call.media.offer(body, from_caller=from_caller)
-            except MediaRejected:
-                cause = HangupCause.INCOMPATIBLE_DESTINATION
-                incoming.respond(488, headers=[("Reason", cause.reason)])
+            except Exception as error:  # every refusal is answered
+                refusal = MediaRefusal.of(error)
+                incoming.respond(refusal.status, headers=refusal.headers)
                 return
         out = other.create_request(
             method,
@@ -197,10 +210,14 @@ class InDialogRelay:
         body = response.body
         if body and _is_sdp(response.headers.get("Content-Type")) and status < 300:
             media = call.media
-            if offered:
-                body = media.answer(body, from_caller=not from_caller)
-            else:
-                body = media.offer(body, from_caller=not from_caller)
+            try:
+                if offered:
+                    body = media.answer(body, from_caller=not from_caller)
+                else:
+                    body = media.offer(body, from_caller=not from_caller)
+            except Exception as error:  # every refusal is answered
+                self._refused_in_response(call, incoming, response, other, client, error)
+                return
         ok = 200 <= status < 300
         if ok and method == "INVITE":
             ack_to = client.destination
@@ -225,6 +242,27 @@ class InDialogRelay:
             side = "callee" if from_caller else "caller"
             self.hang_up(call, HangupCause.NORMAL_TEMPORARY_FAILURE, side=side)
 
+    def _refused_in_response(
+        self,
+        call: Call,
+        incoming: IncomingRequest,
+        response: Response,
+        other: Dialog,
+        client: ClientRequest,
+        error: Exception,
+    ) -> None:
+        """The other side accepted with an SDP the media session refuses: the requester
+        gets the refusal; a 2xx to an INVITE is ACKed (without an answer) and, the legs
+        no longer agreeing on the media, the call ends (RFC 3261 §13.2.2.4 in spirit)."""
+        refusal = MediaRefusal.of(error)
+        incoming.respond(refusal.status, headers=refusal.headers)
+        logger.info("%r: media refused in a %d: %s", call, response.status_code, error)
+        is_invite = incoming.request.method == "INVITE"
+        if response.status_code >= 200 and is_invite and client.destination is not None:
+            self.b2bua.endpoint.send_ack(other.create_ack(response), client.destination)
+        if response.status_code >= 200 and call.state is CallState.ANSWERED:
+            self.hang_up(call, refusal.cause, side="system")
+
     # -- ACKs ------------------------------------------------------------------------------
     def caller_acked(self, call: Call, ack: Request) -> None:
         self._acked(call, ack, from_caller=True)
@@ -241,11 +279,18 @@ class InDialogRelay:
         call.pending_ack = None
         body = ack.body
         content_type = ack.headers.get("Content-Type")
+        refusal: MediaRefusal | None = None
         if body and _is_sdp(content_type):
-            body = call.media.answer(body, from_caller=from_caller)
+            try:
+                body = call.media.answer(body, from_caller=from_caller)
+            except Exception as error:  # an ACK cannot be refused
+                refusal = MediaRefusal.of(error)
+                body, content_type = b"", None
         self.b2bua.endpoint.send_ack(
             dialog.create_ack(response, body=body, content_type=content_type), destination
         )
+        if refusal is not None and call.state is CallState.ANSWERED:
+            self.hang_up(call, refusal.cause, side="system")
 
     def prack(self, leg: Leg, dialog: Dialog, response: Response) -> None:
         """RFC 3262 §7.2: PRACK a reliable provisional response of a b-leg."""
@@ -272,6 +317,12 @@ class InDialogRelay:
         call.session_timer = None
         logger.info("no session refresh for %r: hanging up", call)
         self.hang_up(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, side="system")
+
+
+def _rtp_stat(call: Call, side: str) -> list[tuple[str, str]]:
+    """``P-RTP-Stat`` of the relay's leg facing ``side`` (none without a relay)."""
+    report = media_report(call.media)
+    return [] if report is None else [("P-RTP-Stat", report.p_rtp_stat(side))]
 
 
 def _refresh_headers(call: Call, response: Response) -> list[tuple[str, str]]:
