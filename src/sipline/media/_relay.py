@@ -263,7 +263,10 @@ class RelayLeg:
 
 
 class RtpRelay:
-    """The relay service: hands out legs on port pairs of the configured range."""
+    """The relay service: hands out legs on port pairs of the configured range.
+
+    ``packets_relayed``, ``packets_lost`` and ``active_sessions`` (counters since
+    start, closed legs included) make it the admin metrics' ``MediaStats``."""
 
     def __init__(
         self, config: RelayConfig | None = None, *, clock: Callable[[], float] = time.monotonic
@@ -272,6 +275,8 @@ class RtpRelay:
         self.allocator = PortAllocator(self.config.rtp_ports)
         self.clock = clock
         self._legs: set[RelayLeg] = set()
+        self._closed_relayed = 0  # counters of the legs already closed
+        self._closed_lost = 0
 
     @property
     def advertised_address(self) -> str:
@@ -280,6 +285,21 @@ class RtpRelay:
     @property
     def open_legs(self) -> int:
         return len(self._legs)
+
+    @property
+    def packets_relayed(self) -> int:
+        """RTP packets sent on to a phone since start."""
+        return self._closed_relayed + sum(leg.sent_packets for leg in self._legs)
+
+    @property
+    def packets_lost(self) -> int:
+        """RTP packets the phones sent that never arrived (RFC 3550 §6.4.1), since start."""
+        return self._closed_lost + sum(leg.received.lost for leg in self._legs)
+
+    @property
+    def active_sessions(self) -> int:
+        """Relayed streams open now (a leg pair each)."""
+        return len(self._legs) // 2
 
     def open_leg(self, name: str) -> RelayLeg:
         """Bind a port pair now (so its port can go into the SDP at once) and start
@@ -299,6 +319,8 @@ class RtpRelay:
         leg.close()
         if leg in self._legs:
             self._legs.discard(leg)
+            self._closed_relayed += leg.sent_packets
+            self._closed_lost += leg.received.lost
             self.allocator.release(leg.port)
 
     @staticmethod
