@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import ipaddress
 import json
 import logging
 import signal
@@ -34,9 +35,10 @@ from sipline.auth import (
     NonceCounter,
     NonceFactory,
 )
-from sipline.b2bua import B2bua, B2buaConfig
+from sipline.b2bua import B2bua, B2buaConfig, MediaFactory, MediaSilence
 from sipline.config import Config, ConfigError, load_config
 from sipline.endpoint import Endpoint, EndpointConfig, IncomingRequest
+from sipline.media import BypassMediaSession, RelayConfig, RtpRelay, relay_session_factory
 from sipline.proxy import LocalIdentity, Proxy, ProxyConfig
 from sipline.registrar import Registrar, RegistrarConfig
 from sipline.routing import parse_dialplan
@@ -170,6 +172,20 @@ def local_addresses(listen_hosts: list[str]) -> frozenset[str]:
     return frozenset(h.lower() for h in hosts)
 
 
+def _primary_address(wildcard: str) -> str:
+    """An address of this host to put in SDP when the relay binds a wildcard (set
+    ``server.advertised_host`` behind NAT): a non-loopback one of its name, else loopback."""
+    version = ipaddress.ip_address(wildcard).version
+    for text in sorted(local_addresses([wildcard])):
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            continue  # the host name
+        if address.version == version and not address.is_loopback:
+            return text
+    return "::1" if version == 6 else "127.0.0.1"
+
+
 class Server:
     """Everything ``sipline serve`` runs, started and stopped as one."""
 
@@ -184,6 +200,8 @@ class Server:
         self.admin: AdminServer | None = None
         self.dispatcher: Dispatcher | None = None
         self.calls: CallEngine | None = None
+        #: The RTP relay (``[media] mode = "relay"`` in B2BUA mode).
+        self.relay: RtpRelay | None = None
         #: Requests by method and responses by code, for /metrics.
         self.wire = WireCounter()
         self.domains: frozenset[str] = frozenset()
@@ -307,14 +325,37 @@ class Server:
                 store,
                 lambda: self.identity,
             )
-        return B2bua(
+        b2bua = B2bua(
             None,
             store,
             parse_dialplan(self.config.dialplan),
             store,
             B2buaConfig(call_timeout=float(self.config.calls.call_timeout)),
             users=store,
+            media=self._make_media(lambda silence: b2bua.media_timed_out(silence)),
         )
+        return b2bua
+
+    def _make_media(self, on_timeout: Callable[[MediaSilence], None]) -> MediaFactory:
+        """``[media]``: ``relay`` anchors each call's RTP on our ports (bound on the
+        first listener's address, advertised as ``server.advertised_host`` when set);
+        ``bypass`` leaves the SDP alone."""
+        media = self.config.media
+        if media.mode == "bypass":
+            return BypassMediaSession
+        host = parse_listen_spec(self.config.server.listen[0]).host
+        advertised = self.config.server.advertised_host or None
+        if advertised is None and host in _WILDCARDS:
+            advertised = _primary_address(host)
+        self.relay = RtpRelay(
+            RelayConfig(
+                address=host,
+                advertised_address=advertised,
+                rtp_ports=media.rtp_ports,
+                media_timeout=float(media.media_timeout),
+            )
+        )
+        return relay_session_factory(self.relay, on_timeout)
 
     def _local_identity(self, endpoint: Endpoint) -> LocalIdentity:
         """Our (host, port) pairs: the listeners', with wildcards spelled out."""

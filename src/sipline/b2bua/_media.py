@@ -54,7 +54,7 @@ class MediaSession(Protocol):
 
 
 class MediaFactory(Protocol):
-    def __call__(self, call_id: str) -> MediaSession:
+    def __call__(self, call_id: str, /) -> MediaSession:
         """A session for the call whose a-leg has ``call_id``."""
 
 
