@@ -298,6 +298,7 @@ class Server:
                 trace=self.trace,
                 wire=self.wire,
                 calls=calls if isinstance(calls, CallRegistry) else None,
+                media_stats=self.relay,
                 reload=self.reload,
                 auth_stats=authenticator.guard,
             )
