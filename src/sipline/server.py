@@ -409,6 +409,8 @@ class Server:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.endpoint is not None:
             await self.endpoint.close()
+        if self.relay is not None:
+            await self.relay.aclose()  # RTP ports of calls still up at the deadline
         if self.trace is not None:
             self.trace.close()
         if self.store is not None:
