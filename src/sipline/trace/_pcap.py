@@ -6,9 +6,11 @@ and acknowledgement numbers kept per connection and per direction, so that Wires
 and sngrep's TCP reassembly see one clean byte stream each way and cut it into SIP
 messages by Content-Length (RFC 3261 section 18.3).  Writing them as UDP instead would
 lose which messages shared a connection and make Wireshark flag the ports.  TLS and
-WebSocket messages are written as the SIP text they carried (decrypted, unframed):
-Wireshark dissects port 5061 as TLS by default, so use "Decode As... SIP" there; sngrep
-reads them as SIP as they are.
+WebSocket messages are written as the SIP text they carried (decrypted, unframed).
+Checked with tshark 4.0: UDP, TCP and TLS (port 5061) messages dissect as SIP;
+WebSocket messages on an HTTP port (80, 8080, 443) show as TCP data, so use "Decode
+As... SIP" on that port.  sngrep parses SIP over UDP and reassembled TCP from pcap
+files (not checked here: sngrep is not installed).
 
 Checksums (IPv4 header, UDP, TCP) are real, so no tool flags the packets.
 """
