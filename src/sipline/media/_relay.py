@@ -137,6 +137,8 @@ class RelayLeg:
         self.rtcp_source: Endpoint | None = None
         self.rtcp_mux = False  # the phone takes RTCP on its RTP port (RFC 5761)
         self.plan: ForwardPlan | None = None  # applied to what this leg receives
+        #: Sees every RTP packet this leg receives, as received (call recording).
+        self.tap: Callable[[bytes, float], None] | None = None
         self.received = StreamStatistics()
         self.last_received: float | None = None
         self.rtcp_received = 0
@@ -162,6 +164,8 @@ class RelayLeg:
             return
         self.last_received = now
         self.received.update(data, now)
+        if self.tap is not None:
+            self.tap(data, now)
         peer = self.peer
         if peer is None:
             return
@@ -250,6 +254,7 @@ class RelayLeg:
         if self.closed:
             return
         self.closed = True
+        self.tap = None
         if self._attach is not None and not self._attach.done():
             self._attach.cancel()
         for transport in (self.rtp_transport, self.rtcp_transport):

@@ -213,6 +213,10 @@ class RelayMediaSession:
             for leg in stream.legs.values():
                 await leg.ready()
 
+    def legs(self, side: str) -> list[RelayLeg]:
+        """The relay legs facing ``side`` ("caller"/"callee"), stream by stream."""
+        return [s.legs[side] for _, s in sorted(self._streams.items())]
+
     def ports(self, side: str) -> list[int]:
         """The relay ports facing ``side`` ("caller"/"callee"), stream by stream."""
         return [s.legs[side].port for _, s in sorted(self._streams.items())]
