@@ -29,6 +29,7 @@ import gc
 import math
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -40,8 +41,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sipline.sip import Address
-from sipline.store import DATABASE_NAME, Binding, SqliteStore
+from sipline.auth import AuthConfig, Authenticator, BruteForceGuard, NonceCounter, NonceFactory
+from sipline.registrar import Registrar, RegistrarConfig
+from sipline.sip import (
+    Address,
+    DigestChallenge,
+    Request,
+    Response,
+    make_credentials,
+    parse_message,
+)
+from sipline.store import DATABASE_NAME, Binding, SqliteStore, User
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "tests" / "integration" / "scenarios" / "reg_uac_auth.xml"
@@ -366,6 +376,79 @@ def _binding(i: int, now: float) -> Binding:
     )
 
 
+# -- registrar core, in process ---------------------------------------------------------------
+def core_rate(users: list[tuple[str, str]], seconds: float) -> tuple[float, int]:
+    """(registrations per second, count) through parse -> Registrar.decide -> response
+    bytes, twice per registration (401, then 200), with the server's composition of
+    Authenticator, nonces, guard and a SqliteStore: the registrar's own cost, without
+    the endpoint, transport and event loop."""
+    with tempfile.TemporaryDirectory(prefix="sipline-bench-") as tmp:
+        store = SqliteStore(Path(tmp) / DATABASE_NAME)
+        try:
+            for user, password in users:
+                store.add_user(User.create(user, DOMAIN, password))
+            now = time.time()
+            authenticator = Authenticator(
+                store,
+                NonceFactory(secrets.token_bytes(32)),
+                AuthConfig(algorithms=("MD5", "SHA-256")),
+                guard=BruteForceGuard(),
+                counter=NonceCounter(not_before=now - 1),
+            )
+            config = RegistrarConfig(domains=frozenset({DOMAIN}), local_addresses=frozenset())
+            registrar = Registrar(config, store, authenticator)
+            local = Address("udp", DOMAIN, 5060)
+            done = 0
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                user, password = users[done % len(users)]
+                _register_once(registrar, user, password, done, local)
+                done += 1
+            return done / (time.perf_counter() - t0), done
+        finally:
+            store.close()
+
+
+def _register_once(registrar: Registrar, user: str, password: str, n: int, local: Address) -> None:
+    source = Address("udp", "127.0.0.2", 10000 + n % 50000)
+    first = _register_bytes(user, n, 1, "")
+    challenge = _answer(registrar, first, source, local, 401)
+    header = challenge.headers.get("WWW-Authenticate")
+    assert header is not None
+    credentials = make_credentials(
+        DigestChallenge.parse(header),
+        username=user,
+        password=password,
+        method="REGISTER",
+        uri=f"sip:{DOMAIN}",
+    )
+    _answer(registrar, _register_bytes(user, n, 2, f"Authorization: {credentials}\r\n"),
+            source, local, 200)  # fmt: skip
+
+
+def _register_bytes(user: str, n: int, cseq: int, extra: str) -> bytes:
+    return (
+        f"REGISTER sip:{DOMAIN} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.2:{10000 + n % 50000};branch=z9hG4bK{n}x{cseq};rport\r\n"
+        f"From: <sip:{user}@{DOMAIN}>;tag={n}\r\nTo: <sip:{user}@{DOMAIN}>\r\n"
+        f"Call-ID: {n}-bench@127.0.0.2\r\nCSeq: {cseq} REGISTER\r\n"
+        f"Contact: <sip:{user}@127.0.0.2:{10000 + n % 50000}>\r\nExpires: 3600\r\n"
+        f"{extra}Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _answer(
+    registrar: Registrar, data: bytes, source: Address, local: Address, want: int
+) -> Response:
+    request = parse_message(data)
+    assert isinstance(request, Request)
+    response = registrar.process(request, source, local, time.time())
+    if response is None or response.status_code != want:
+        raise RuntimeError(f"wanted {want}, got {response and bytes(response).decode()}")
+    bytes(response)  # serialised, as the endpoint does before sending
+    return response
+
+
 # -- main --------------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -379,6 +462,8 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="work dir (default: a temp dir, removed)")
     parser.add_argument("--skip-rate", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-core", action="store_true")
+    parser.add_argument("--core-seconds", type=float, default=5.0)
     parser.add_argument(
         "--keep-server",
         metavar="PORT",
@@ -412,6 +497,14 @@ def main() -> int:
                 except ServerDidNotStartError as error:
                     raise SystemExit(f"{error}; see {work / 'server.log'}") from None
                 print(f"server left running: pid {server.pid} on {DOMAIN}:{args.keep_server}")
+        if not args.skip_core:
+            rate, count = core_rate(make_users(min(args.users, 2000)), args.core_seconds)
+            print(
+                f"registrar core (in process, no transport): {rate:.0f} reg/s "
+                f"({1e6 / rate:.0f} us per registration: 2 parses, 2 decisions, 2 responses; "
+                f"{count} registrations)",
+                flush=True,
+            )
         if not args.skip_memory:
             per_binding, elapsed = memory_per_binding(args.bindings)
             print(
