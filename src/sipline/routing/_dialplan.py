@@ -17,9 +17,25 @@ Actions (``$0``..``$9`` are the groups of ``match``):
 - ``hangup CAUSE``: refuse the call (``USER_BUSY``, ``CALL_REJECTED``, ``17``...).
 - ``set NAME=VALUE``: ``call_timeout`` (seconds), ``caller_id_name``,
   ``caller_id_number``.
+- ``record FILE.wav``: record the bridge that follows (caller left, callee right).
 
-The first rule that matches and has a ``bridge`` or ``hangup`` decides; rules that
-only ``set`` add their variables and evaluation goes on.  When no rule decides, a
+Media applications (sipline answers the call itself and runs them in order; at the
+end, or at ``hangup CAUSE``, it hangs up):
+
+- ``answer``: 200 OK with sipline's own SDP (``tone``/``playback`` before it are
+  early media in a 183).
+- ``echo [SECONDS]``: answer, send the caller's audio back (until BYE or SECONDS).
+- ``playback FILE.wav``: play a WAV file (any rate, 8/16-bit, mono or stereo).
+- ``tone SPEC [SECONDS]``: FreeSWITCH tone syntax ``%(on_ms,off_ms,freq[,freq])``
+  (``;``-joined segments, ``;loops=N``) or a name: ``ringback``, ``busy``...
+- ``sleep SECONDS``: silence.
+- ``ivr PROMPT.wav [digits=N] [timeout=S] [tries=N] [terminator=#]``: answer, play
+  the prompt, collect up to N digits (RFC 4733 or SIP INFO), then route the digits
+  through the dialplan as the destination (media applications and hangup).
+
+The first rule that matches and has a ``bridge``, ``hangup`` or media application
+decides; rules that only ``set`` (or ``record``) add their variables and evaluation
+goes on.  When no rule decides, a
 destination that is a local user rings that user, anything else gets
 ``UNALLOCATED_NUMBER`` (404).  Errors name the key at fault in one line:
 ``dialplan[2].actions[0]: unknown action 'brige'; expected bridge, hangup, set``.
@@ -32,6 +48,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sipline.media import IvrConfig, ToneSpec
 from sipline.routing._causes import HangupCause, parse_cause
 
 __all__ = [
@@ -39,6 +56,7 @@ __all__ = [
     "VARIABLES",
     "Dialplan",
     "DialplanError",
+    "MediaStep",
     "Route",
     "Rule",
     "Target",
@@ -48,7 +66,9 @@ __all__ = [
 TargetKind = Literal["user", "trunk", "sip"]
 
 _RULE_KEYS = ("match", "caller", "domain", "actions", "name")
-_ACTIONS = ("bridge", "hangup", "set")
+_MEDIA_ACTIONS = ("answer", "echo", "playback", "tone", "sleep", "ivr")
+_ACTIONS = ("bridge", "hangup", "set", "record", *_MEDIA_ACTIONS)
+_IVR_OPTIONS = ("digits", "timeout", "tries", "terminator")
 #: Variables ``set`` accepts, with their checkers (None: any text).
 VARIABLES: dict[str, Callable[[str], str | None] | None] = {
     "call_timeout": lambda v: None if v.isdigit() and 0 < int(v) <= 3600 else "1..3600 seconds",
@@ -80,13 +100,27 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaStep:
+    """One media application sipline runs itself (``verb`` as in the dialplan)."""
+
+    verb: str  # answer, echo, playback, tone, sleep, ivr
+    file: str | None = None  # playback: the file; ivr: the prompt
+    tone: ToneSpec | None = None
+    seconds: float | None = None  # echo/tone/sleep: how long (None: to the end)
+    ivr: IvrConfig | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
-    """What to do with one call: ring ``groups`` in turn (each in parallel), or hang up."""
+    """What to do with one call: ring ``groups`` in turn (each in parallel), run media
+    ``steps`` (then hang up with ``hangup`` or normally), or hang up."""
 
     groups: tuple[tuple[Target, ...], ...] = ()
     variables: Mapping[str, str] = field(default_factory=dict)
     hangup: HangupCause | None = None
     rule: int | None = None  # index of the deciding rule; None for the default rule
+    steps: tuple[MediaStep, ...] = ()
+    record: str | None = None  # record the bridge to this file
 
     @property
     def call_timeout(self) -> float:
@@ -163,19 +197,32 @@ class Dialplan:
         is_local_user: Callable[[str, str], bool],
     ) -> Route:
         variables: dict[str, str] = {}
+        record: str | None = None
         for index, rule in enumerate(self.rules):
             found = rule.matches(destination, caller, domain)
             if found is None:
                 continue
+            steps: list[MediaStep] = []
             for action in rule.actions:
                 argument = _expand(action.argument, found)
                 if action.verb == "set":
                     name, _, value = argument.partition("=")
                     variables[name.strip()] = value.strip()
+                elif action.verb == "record":
+                    record = argument
+                elif action.verb in _MEDIA_ACTIONS:
+                    try:
+                        steps.append(_media_step(action.verb, argument, action.where))
+                    except DialplanError:  # a capture filled in with something unusable
+                        return Route(
+                            variables=variables,
+                            hangup=HangupCause.INVALID_NUMBER_FORMAT,
+                            rule=index,
+                        )
                 elif action.verb == "hangup":
                     cause = parse_cause(argument)
                     assert cause is not None  # checked by the parser
-                    return Route(variables=variables, hangup=cause, rule=index)
+                    return Route(variables=variables, hangup=cause, rule=index, steps=tuple(steps))
                 else:
                     groups = _fill_targets(action.groups, found)
                     if groups is None:
@@ -184,9 +231,11 @@ class Dialplan:
                             hangup=HangupCause.INVALID_NUMBER_FORMAT,
                             rule=index,
                         )
-                    return Route(groups, variables, rule=index)
+                    return Route(groups, variables, rule=index, record=record)
+            if steps:
+                return Route(variables=variables, rule=index, steps=tuple(steps))
         if destination and is_local_user(destination, domain):
-            return Route(((Target("user", destination),),), variables)
+            return Route(((Target("user", destination),),), variables, record=record)
         return Route(variables=variables, hangup=HangupCause.UNALLOCATED_NUMBER)
 
 
@@ -221,9 +270,9 @@ def _parse_rule(item: object, where: str) -> Rule:
     actions: list[_Action] = []
     for index, raw in enumerate(raw_actions):
         action_where = f"{where}.actions[{index}]"
-        if actions and actions[-1].verb != "set":
-            raise DialplanError(f"{action_where}: nothing runs after {actions[-1].verb}")
-        actions.append(_parse_action(raw, action_where, groups))
+        action = _parse_action(raw, action_where, groups)
+        _check_order([a.verb for a in actions], action.verb, action_where)
+        actions.append(action)
     return Rule(match, caller, domain, tuple(actions), name)
 
 
@@ -250,15 +299,93 @@ def _parse_action(raw: object, where: str, groups: int) -> _Action:
             raise DialplanError(
                 f"{where}: ${reference} refers to a group the match does not have ({groups})"
             )
-    if not argument:
+    if not argument and verb not in ("answer", "echo"):
         raise DialplanError(f"{where}: {verb} needs an argument")
     if verb == "hangup" and parse_cause(argument) is None:
         raise DialplanError(f"{where}: unknown hangup cause {argument!r} (e.g. USER_BUSY, 17)")
     if verb == "set":
         _check_set(argument, where)
+    if verb in _MEDIA_ACTIONS and _CAPTURE.search(argument) is None:
+        _media_step(verb, argument, where)  # checked now when nothing is filled in later
     if verb == "bridge":
         return _Action(verb, argument, where, _parse_targets(argument, where))
     return _Action(verb, argument, where)
+
+
+def _check_order(before: list[str], verb: str, where: str) -> None:
+    """bridge/hangup/ivr end a rule; a bridge cannot follow a media application (the
+    call is sipline's then), nor a hangup."""
+    for previous in before:
+        if previous in ("bridge", "hangup", "ivr"):
+            raise DialplanError(f"{where}: nothing runs after {previous}")
+    if verb in ("bridge", "record") and any(p in _MEDIA_ACTIONS for p in before):
+        media = next(p for p in before if p in _MEDIA_ACTIONS)
+        raise DialplanError(f"{where}: {verb} cannot follow {media} (sipline has the call)")
+
+
+def _media_step(verb: str, argument: str, where: str) -> MediaStep:
+    """The ``MediaStep`` of a media action; ``DialplanError`` naming the fault."""
+    words = argument.split()
+    if verb == "answer":
+        if words:
+            raise DialplanError(f"{where}: answer takes no argument")
+        return MediaStep(verb)
+    if verb == "playback":
+        if len(words) != 1:
+            raise DialplanError(f"{where}: playback needs one FILE.wav (no spaces)")
+        return MediaStep(verb, file=words[0])
+    if verb == "ivr":
+        return MediaStep(verb, file=words[0], ivr=_ivr_config(words, where))
+    if verb == "tone":
+        if not 1 <= len(words) <= 2:
+            raise DialplanError(f"{where}: expected tone SPEC [SECONDS], e.g. tone ringback 10")
+        try:
+            tone = ToneSpec.parse(words[0])
+        except ValueError as error:
+            raise DialplanError(f"{where}: {error}") from None
+        seconds = _seconds(words[1], where) if len(words) == 2 else None
+        return MediaStep(verb, tone=tone, seconds=seconds)
+    if len(words) > 1 or (verb == "sleep" and not words):
+        raise DialplanError(
+            f"{where}: expected {verb} {'SECONDS' if verb == 'sleep' else '[SECONDS]'}"
+        )
+    return MediaStep(verb, seconds=_seconds(words[0], where) if words else None)
+
+
+def _seconds(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86400:
+        raise DialplanError(f"{where}: {text!r} is not a number of seconds (0-86400)")
+    return value
+
+
+def _ivr_config(words: list[str], where: str) -> IvrConfig:
+    options: dict[str, str] = {}
+    for word in words[1:]:
+        name, equals, value = word.partition("=")
+        if not equals or name not in _IVR_OPTIONS:
+            raise DialplanError(
+                f"{where}: ivr option {word!r}; expected {'=, '.join(_IVR_OPTIONS)}="
+            )
+        options[name] = value
+    terminator = options.get("terminator", "#")
+    if len(terminator) > 1 or (terminator and terminator not in "0123456789*#ABCD"):
+        raise DialplanError(f"{where}: ivr terminator must be one key (0-9, *, #, A-D)")
+    try:
+        return IvrConfig(
+            words[0],
+            max_digits=int(options.get("digits", "1")),
+            timeout=float(options.get("timeout", "5")),
+            tries=int(options.get("tries", "3")),
+            terminator=terminator,
+        )
+    except ValueError:
+        raise DialplanError(
+            f"{where}: ivr needs digits=1..32, timeout=SECONDS > 0, tries=N >= 1"
+        ) from None
 
 
 def _check_set(argument: str, where: str) -> None:
