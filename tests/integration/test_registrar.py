@@ -10,9 +10,11 @@ Contact, expiry and status of every answer.
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -286,3 +288,28 @@ def test_bindings_survive_a_restart(
     assert list(listed) == [contact]
     assert 3500 < listed[contact] <= 3600
     assert_date_is_now(ok)
+
+
+def test_expired_binding_is_removed(
+    sipline_server: ServerFactory, sipp: SippFactory, harness_dir: Path, tmp_path: Path
+) -> None:
+    server = start_server(
+        sipline_server,
+        harness_dir,
+        users=USERS,
+        config="[registrar]\nmin_expires = 1\ndefault_expires = 60\n",
+    )
+    users = credentials(tmp_path, "1002", USERS["1002"])
+    first = sipp.uac("reg_check_200", server.hostport, injection=users, keys={"expires": "2"})
+    first.wait_result().assert_ok(calls=1)
+    contact = f"sip:1002@127.0.0.1:{first.port}"
+    assert bindings(responses(first.message_path)[-1]) == {contact: 2}
+
+    assert server.wait_output(f"registration of 1002@127.0.0.1 at <{contact}> expired", 10)
+    fetch = sipp.uac("reg_fetch_empty", server.hostport, injection=users)
+    fetch.wait_result().assert_ok(calls=1)
+    assert responses(fetch.message_path)[-1].contacts == []
+    server.stop()
+    # deleted from the database too (lookup() alone would hide an expired row)
+    with closing(sqlite3.connect(server.data_dir / DATABASE_NAME)) as db:
+        assert db.execute("SELECT count(*) FROM bindings").fetchone() == (0,)
