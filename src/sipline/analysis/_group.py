@@ -3,6 +3,7 @@ linked into one call, and the parties of each flow ordered into ladder columns."
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from ._parsed import TracedMessage
 
 __all__ = ["group_messages"]
 
+_index_of = operator.attrgetter("index")
 _LINK_SLACK = 1.0  # seconds a b-leg may start after the a-leg's final response
 _DIGITS = re.compile(r"\D")
 
@@ -43,18 +45,21 @@ def _invite_leg(leg: Leg, position: int) -> _InviteLeg | None:
     invite = leg.first_request("INVITE")
     if invite is None:
         return None
-    times = [m.time for m in leg.messages if m.time is not None]
     start = invite.time if invite.time is not None else float(position)
     finals = [
-        m.time
+        m.record.time
         for m in leg.messages
         if m.status is not None
         and m.status >= 200
         and m.cseq_method == "INVITE"
         and m.status not in (401, 407)
-        and m.time is not None
+        and m.record.time is not None
     ]
-    end = min(finals) if finals else (max(times) if times else start)
+    if finals:
+        end = min(finals)
+    else:
+        times = [m.record.time for m in leg.messages if m.record.time is not None]
+        end = max(times) if times else start
     called = {u for u in (invite.request_user, invite.to_user) if u}
     return _InviteLeg(
         leg,
@@ -308,7 +313,10 @@ def group_messages(messages: Sequence[TracedMessage]) -> list[Flow]:
         groups.setdefault(_root(parent, position), []).append(leg)
     flows = []
     for members in groups.values():
-        flow_messages = sorted((m for leg in members for m in leg.messages), key=lambda m: m.index)
+        if len(members) == 1:
+            flow_messages = list(members[0].messages)  # appended in index order
+        else:
+            flow_messages = sorted((m for leg in members for m in leg.messages), key=_index_of)
         flows.append(Flow(0, members[0].kind, members, flow_messages))
     left = _attach_orphans(flows, orphans)
     if left:
