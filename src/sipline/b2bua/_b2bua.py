@@ -28,6 +28,7 @@ from sipline.b2bua._call import Call, CallInput, CallState, Failure, Leg
 from sipline.b2bua._cdr import call_record, codec_of
 from sipline.b2bua._config import B2buaConfig
 from sipline.b2bua._in_dialog import InDialogRelay, session_headers, session_interval
+from sipline.b2bua._local import record_call, start_local_call
 from sipline.b2bua._media import (
     MediaFactory,
     MediaRefusal,
@@ -38,6 +39,7 @@ from sipline.b2bua._media import (
 from sipline.b2bua._registry import call_info, result_of
 from sipline.dialog import Dialog, DialogInput
 from sipline.endpoint import Endpoint, IncomingRequest
+from sipline.media import LocalMedia
 from sipline.routing import Dialplan, HangupCause, Target, cause_for_status, cause_from_reason
 from sipline.sip import (
     Address,
@@ -91,7 +93,8 @@ class B2bua:
     ``endpoint`` may be None and given later with ``attach()``.  ``locations`` finds
     the callee's bindings, ``users`` tells which numbers are
     local users (without it, a number with bindings is), ``cdr_store`` receives
-    one record per call, ``media`` makes the SDP hook of each call.
+    one record per call, ``media`` makes the SDP hook of each call, ``local_media``
+    runs the dialplan's media applications (made on first use when None).
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class B2bua:
         *,
         users: UserStore | None = None,
         media: MediaFactory = PassThroughMedia,
+        local_media: LocalMedia | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._endpoint = endpoint
@@ -113,6 +117,8 @@ class B2bua:
         self.config = config or B2buaConfig()
         self.users = users
         self.media_factory = media
+        #: sipline's own RTP endpoints and sounds (dialplan media applications).
+        self.local_media = local_media
         self.clock = clock
         #: (Call-ID, our tag) of every leg -> its call and b-leg (None: the a-leg).
         self.dialogs: dict[tuple[str, str], tuple[Call, Leg | None]] = {}
@@ -223,6 +229,11 @@ class B2bua:
         caller_user = _user_of(request)
         route = self.dialplan.route(destination, caller_user, domain, self._is_local_user)
         call.route = route
+        if route.steps:  # media applications: sipline answers itself (issue #7)
+            start_local_call(self, call, route)
+            return
+        if route.record is not None:
+            record_call(self, call, route.record)
         if route.hangup is not None:
             cause = route.hangup
             self._fail(call, Failure(cause.sip_status, reason_phrase(cause.sip_status), cause))

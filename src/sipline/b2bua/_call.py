@@ -47,6 +47,8 @@ CALL_TRANSITIONS: dict[tuple[CallState, CallInput], CallState] = {
     (_S.ROUTING, _I.LEGS_STARTED): _S.RINGING,
     (_S.ROUTING, _I.FAILED): _S.ENDED,
     (_S.ROUTING, _I.CANCELLED): _S.ENDED,
+    (_S.ROUTING, _I.EARLY_MEDIA): _S.EARLY_MEDIA,  # sipline's own media (issue #7)
+    (_S.ROUTING, _I.ANSWERED): _S.ANSWERED,
     (_S.RINGING, _I.LEGS_STARTED): _S.RINGING,
     (_S.RINGING, _I.RINGING): _S.RINGING,
     (_S.RINGING, _I.EARLY_MEDIA): _S.EARLY_MEDIA,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from sipline.b2bua._build import RELAYED_HEADERS, copy_headers
 from sipline.b2bua._call import Call, CallInput, CallState, Leg
 from sipline.b2bua._config import B2buaConfig
+from sipline.b2bua._local import LocalCall
 from sipline.b2bua._media import MediaRefusal, media_report
 from sipline.dialog import TARGET_REFRESH_METHODS, Dialog, DialogState
 from sipline.endpoint import ClientRequest, IncomingRequest
@@ -99,6 +100,8 @@ class InDialogRelay:
             self._bye(call, incoming, from_caller)
         elif method == "PRACK" and from_caller:
             incoming.respond(481)  # we never send reliable provisionals to the caller
+        elif isinstance(call.media, LocalCall):  # sipline answered it (issue #7)
+            call.media.handle_in_dialog(incoming)
         elif call.state is not CallState.ANSWERED or call.winner is None:
             incoming.respond(491 if method in ("INVITE", "UPDATE") else 481)
         else:
