@@ -38,7 +38,13 @@ from sipline.auth import (
 from sipline.b2bua import B2bua, B2buaConfig, MediaFactory, MediaSilence
 from sipline.config import Config, ConfigError, load_config
 from sipline.endpoint import Endpoint, EndpointConfig, IncomingRequest
-from sipline.media import BypassMediaSession, RelayConfig, RtpRelay, relay_session_factory
+from sipline.media import (
+    BypassMediaSession,
+    LocalMedia,
+    RelayConfig,
+    RtpRelay,
+    relay_session_factory,
+)
 from sipline.proxy import LocalIdentity, Proxy, ProxyConfig
 from sipline.registrar import Registrar, RegistrarConfig
 from sipline.routing import parse_dialplan
@@ -335,6 +341,12 @@ class Server:
             users=store,
             media=self._make_media(lambda silence: b2bua.media_timed_out(silence)),
         )
+        if self.relay is not None:  # the dialplan's echo/playback/tone/ivr/record
+            b2bua.local_media = LocalMedia.from_relay(
+                self.relay,
+                sounds=self.data_dir / "sounds",
+                recordings=self.data_dir / "recordings",
+            )
         return b2bua
 
     def _make_media(self, on_timeout: Callable[[MediaSilence], None]) -> MediaFactory:
