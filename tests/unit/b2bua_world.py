@@ -23,7 +23,7 @@ from sipline.store import Binding, SqliteStore, User
 from sipline.transaction import TransactionConfig
 from sipline.transport import TransportConfig, parse_listen_spec
 
-TIMERS = TransactionConfig(t1=0.05, t2=0.4, t4=0.5)
+TIMERS = TransactionConfig(t1=0.05, t2=0.4, t4=0.5, timer_d=1.0)
 SDP_A = b"v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8\r\n"
 SDP_B = b"v=0\r\no=b 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 42000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n"
 

@@ -149,3 +149,38 @@ def test_no_answer_is_counted(tmp_path: Path) -> None:
             assert b2bua_of(w).results() == {"no_answer": 1}
 
     run(scenario)
+
+
+def test_ended_calls_leave_nothing_behind(tmp_path: Path) -> None:
+    """Calls, dialogs, tasks and the endpoint's transactions all go once calls end and
+    the transaction timers (64*T1 at most, T1 = 50 ms here) have run out."""
+
+    async def scenario() -> None:
+        async with world(tmp_path) as w:
+            caller = await w.phone("1000")
+            callee = await w.phone("1001")
+            await w.phone("1002", "busy")
+            for _ in range(10):
+                placed = await w.call(caller, "1001")
+                w.ack(caller, placed)
+                assert placed.dialog is not None
+                bye = await w.request(caller, placed.dialog, "BYE", w.address)
+                assert bye.status_code == 200
+                assert (await w.call(caller, "1002")).final.status_code == 486
+            b2bua = b2bua_of(w)
+            assert b2bua.results() == {"answered": 10, "busy": 10}
+            assert not b2bua.calls
+            assert not b2bua.dialogs
+            assert b2bua.active_calls() == []
+            server = w.server
+            assert server is not None
+            layer = server.transactions
+            await wait_for(
+                lambda: not layer._clients and not layer._servers and not b2bua._tasks,
+                within=10.0,
+            )
+            await wait_for(lambda: not server._clients and not server._incoming, within=5.0)
+            assert not server._unacked
+            assert len(callee.invites) == 10
+
+    run(scenario)
