@@ -16,7 +16,8 @@ import pytest
 from harness import ServerFactory, ServerProcess
 from media_peers import RtpPeer, SipPeer, media_address, sdp, tone
 
-from sipline.media import RtpHeader, goertzel_power, rtp_payload
+from sipline.media import RtpHeader, TelephoneEvent, goertzel_power, rtp_payload, write_wav
+from sipline.sip import Request, make_response
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +35,14 @@ match = "^9197$"
 actions = ["tone ringback 2", "hangup USER_BUSY"]
 
 [[dialplan]]
+match = "^9198$"
+actions = ["ivr {recordings}/menu.wav digits=2 timeout=3"]
+
+[[dialplan]]
+match = "^42$"
+actions = ["tone %(1000,0,1000) 1"]
+
+[[dialplan]]
 match = "^(1\\\\d{{3}})$"
 actions = ["record {recordings}/call-$1.wav", "bridge user/$1"]
 """
@@ -43,6 +52,7 @@ actions = ["record {recordings}/call-$1.wav", "bridge user/$1"]
 def server(sipline_server: ServerFactory, tmp_path: Path) -> ServerProcess:
     config = tmp_path / "sipline.toml"
     config.write_text(CONFIG.format(recordings=tmp_path))
+    write_wav(tmp_path / "menu.wav", [tone(700, 0.5)])
     return sipline_server(
         "--config",
         str(config),
@@ -162,3 +172,48 @@ def test_recorded_bridge_has_each_side_on_its_channel(
     assert strongest(right, [440, 1200, 1000]) == 1200
     assert goertzel_power(left, 440) > 20 * goertzel_power(left, 1200)
     assert goertzel_power(right, 1200) > 20 * goertzel_power(right, 440)
+
+
+def send_event(rtp: RtpPeer, digit: int, destination: tuple[str, int]) -> None:
+    """One key press as RFC 4733 packets: three updates, the end packet three times."""
+    timestamp = rtp.packetizer.timestamp
+    for duration, end in (
+        (160, False),
+        (320, False),
+        (480, False),
+        (640, True),
+        (640, True),
+        (640, True),
+    ):
+        payload = TelephoneEvent(digit, end, 10, duration).pack()
+        rtp.sock.sendto(rtp.packetizer.packet(101, payload, 0, timestamp=timestamp), destination)
+        time.sleep(0.02)
+    rtp.packetizer.skip(640)
+
+
+def test_ivr_collects_rfc4733_and_info_digits_and_routes_them(
+    caller: SipPeer, rtp: RtpPeer
+) -> None:
+    invite = caller.invite("9198", sdp(rtp.port))
+    final = caller.responses_until_final()[-1]
+    assert final.status_code == 200
+    caller.ack(invite, final)
+    time.sleep(0.7)  # the prompt (0.5 s) plays
+    send_event(rtp, 4, media_address(final.body))
+    assert caller.dialog is not None
+    info = caller.dialog.create_request(
+        "INFO", body=b"Signal=2\r\nDuration=160\r\n", content_type="application/dtmf-relay"
+    )
+    info.headers.prepend(*caller.via())
+    caller.sock.sendto(bytes(info), caller.server)
+    deadline = time.monotonic() + 6
+    bye: Request | None = None
+    while bye is None and time.monotonic() < deadline:
+        message = caller.receive()
+        if isinstance(message, Request) and message.method == "BYE":
+            bye = message
+    assert bye is not None, "sipline did not hang up after the routed tone"
+    caller.sock.sendto(bytes(make_response(bye, 200)), caller.server)
+    audio = rtp.audio()
+    assert strongest(audio[:3000], [700, 1000]) == 700  # the prompt
+    assert strongest(audio[-6000:], [700, 1000]) == 1000  # digits 42 chose the tone
