@@ -34,13 +34,25 @@ def peer_address(transport: str, sockname: Any) -> Address:
     return Address(transport, str(sockname[0]), int(sockname[1]))
 
 
+# Host text -> compressed IP literal; sends happen per message, hosts repeat.
+_CANONICAL_HOSTS: dict[str, str] = {}
+_CANONICAL_LIMIT = 65536
+
+
 def canonical(address: Address) -> Address:
     """The same address with the IP literal in compressed form (the key of the
     connection table); raises ``TransportError`` for a host name (resolve first)."""
-    try:
-        host = ipaddress.ip_address(address.host.strip("[]")).compressed
-    except ValueError:
-        raise TransportError(f"{address}: host is not an IP address; resolve it first") from None
+    host = _CANONICAL_HOSTS.get(address.host)
+    if host is None:
+        try:
+            host = ipaddress.ip_address(address.host.strip("[]")).compressed
+        except ValueError:
+            raise TransportError(
+                f"{address}: host is not an IP address; resolve it first"
+            ) from None
+        if len(_CANONICAL_HOSTS) >= _CANONICAL_LIMIT:
+            _CANONICAL_HOSTS.clear()
+        _CANONICAL_HOSTS[address.host] = host
     if host == address.host:
         return address
     return Address(address.transport, host, address.port)
