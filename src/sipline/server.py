@@ -48,7 +48,7 @@ from sipline.media import (
 from sipline.proxy import LocalIdentity, Proxy, ProxyConfig
 from sipline.registrar import Registrar, RegistrarConfig
 from sipline.routing import parse_dialplan
-from sipline.sip import Address, Request, Response, SipParseError, SipUri
+from sipline.sip import Address, Request, Response, SipParseError, SipUri, parse_authorization
 from sipline.store import SqliteStore, load_or_create_secret, open_store
 from sipline.trace import TraceControl, make_trace
 from sipline.transaction import TransactionConfig
@@ -138,6 +138,7 @@ class Dispatcher:
             if not isinstance(result, Authorized):
                 incoming.respond(result.status_code, result.reason)
                 return
+            consume_credentials(request, self._realm(request))
             if isinstance(self.calls, B2bua) and result.user is not None:
                 await self.calls.handle_request(incoming, authenticated=result.user.aor)
                 return
@@ -160,6 +161,26 @@ class Dispatcher:
 
     def handle_stray_response(self, response: Response, source: Address) -> None:
         self.calls.handle_stray_response(response, source)
+
+
+def consume_credentials(request: Request, realm: str) -> None:
+    """Drop the Proxy-Authorization this server checked, so it is not passed on to
+    the next hop (credentials for other realms stay, RFC 3261 §22.3)."""
+    values = request.headers.get_all("proxy-authorization")
+    if not values:
+        return
+    keep = []
+    for value in values:
+        try:
+            credentials = parse_authorization(value, header="Proxy-Authorization")
+        except SipParseError:
+            continue
+        if credentials is None or credentials.realm.lower() != realm:
+            keep.append(value)
+    if len(keep) != len(values):
+        request.headers.remove("proxy-authorization")
+        for value in keep:
+            request.headers.add("Proxy-Authorization", value)
 
 
 def local_addresses(listen_hosts: list[str]) -> frozenset[str]:
