@@ -9,7 +9,8 @@ unknown headers byte for byte) and answers look-ups by the canonical key.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from sipline.sip._errors import SipParseError
 from sipline.sip._params import split_top_level
@@ -41,10 +42,35 @@ COMPACT_FORMS: dict[str, str] = {
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 
-# Spelling -> canonical key; bounded so hostile peers cannot grow it forever.
+# Spelling -> canonical key; bounded so hostile peers cannot grow it forever.  Seeded
+# with the usual spellings so that a parse looks every name up with one C-level
+# ``map(dict.get, names)`` and falls back to ``header_key`` only for new spellings.
 _KEY_CACHE: dict[str, str] = {}
 _KEY_CACHE_LIMIT = 4096
 _EMPTY: list[int] = []
+_COMMON_NAMES = """  # split in _seed_key_cache
+    Accept Accept-Contact Accept-Encoding Accept-Language Alert-Info Allow Allow-Events
+    Authentication-Info Authorization Call-ID Call-Info Contact Content-Disposition
+    Content-Encoding Content-Language Content-Length Content-Type CSeq Date Error-Info Event
+    Expires From History-Info Identity In-Reply-To Max-Forwards Min-Expires Min-SE
+    MIME-Version Organization P-Asserted-Identity P-Preferred-Identity Path Priority Privacy
+    Proxy-Authenticate Proxy-Authorization Proxy-Require RAck Reason Record-Route Refer-To
+    Referred-By Reply-To Require Retry-After Route RSeq Server Session-Expires Subject
+    Subscription-State Supported Timestamp To Unsupported User-Agent Via Warning
+    WWW-Authenticate Call-Id Cseq Www-Authenticate
+"""
+
+
+def _seed_key_cache() -> None:
+    for name in _COMMON_NAMES.split():
+        key = name.lower()
+        for spelling in (name, key, name.upper()):
+            _KEY_CACHE[spelling] = key
+    for letter, key in COMPACT_FORMS.items():
+        _KEY_CACHE[letter] = _KEY_CACHE[letter.upper()] = key
+
+
+_seed_key_cache()
 
 
 def header_key(name: str) -> str:
@@ -64,48 +90,98 @@ def header_key(name: str) -> str:
     return key
 
 
+def header_keys(names: Sequence[str]) -> list[str]:
+    """``header_key`` of every name, in order (the first invalid name raises)."""
+    found = list(map(_KEY_CACHE.get, names))
+    if None in found:
+        return [header_key(name) for name in names]
+    return found  # type: ignore[return-value]  # no None in it
+
+
 class Headers:
     """Ordered header lines with case-insensitive, compact-form-aware look-ups.
 
     Iteration yields ``(name, value)`` pairs as on the wire.  Every mutation bumps
-    ``version`` so a message knows its parsed views and original bytes are stale.
+    ``version`` so a message knows its original bytes are stale, and drops the
+    look-up tables and the typed values parsed from the lines (``_parsed``).
     """
 
-    __slots__ = ("_index", "_items", "version")
+    __slots__ = ("_dups", "_first", "_items", "_keys", "_parsed", "version")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items: list[tuple[str, str]] = list(items)
-        self._index: dict[str, list[int]] | None = None
+        self._keys: list[str] | None = None  # canonical key of each line
+        self._first: dict[str, int] | None = None  # key -> position of its first line
+        self._dups = False  # some key has more than one line
+        # Typed values parsed from the lines (a message's Via, From, ... views).
+        self._parsed: dict[str, Any] = {}
         self.version = 0
+
+    @classmethod
+    def _from_parsed(cls, items: list[tuple[str, str]], keys: list[str]) -> Headers:
+        """Wrap lines whose canonical keys the parser has already computed."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        headers._set_keys(keys)
+        headers._parsed = {}
+        headers.version = 0
+        return headers
+
+    def _set_keys(self, keys: list[str]) -> dict[str, int]:
+        self._keys = keys
+        count = len(keys)
+        first = dict(zip(keys, range(count), strict=False))  # positions of the last lines
+        self._dups = dups = len(first) != count
+        if dups:  # right to left, so that each key keeps the position of its first line
+            first = dict(zip(reversed(keys), range(count - 1, -1, -1), strict=False))
+        self._first = first
+        return first
+
+    def _first_positions(self) -> dict[str, int]:
+        first = self._first
+        if first is None:
+            first = self._set_keys(header_keys([name for name, _ in self._items]))
+        return first
 
     # -- look-ups -----------------------------------------------------------------
     def index(self) -> dict[str, list[int]]:
-        """Canonical key -> positions of its lines (built once, on first use)."""
-        index = self._index
-        if index is None:
-            index = {}
-            for position, (item_name, _) in enumerate(self._items):
-                key = _KEY_CACHE.get(item_name) or header_key(item_name)
-                positions = index.get(key)
-                if positions is None:
-                    index[key] = [position]
-                else:
-                    positions.append(position)
-            self._index = index
+        """Canonical key -> positions of its lines."""
+        self._first_positions()
+        index: dict[str, list[int]] = {}
+        for position, key in enumerate(self._keys or ()):
+            index.setdefault(key, []).append(position)
         return index
 
     def _positions(self, name: str) -> list[int]:
-        index = self._index if self._index is not None else self.index()
+        first = self._first if self._first is not None else self._first_positions()
         # Internal callers pass canonical keys: try them before normalising.
-        found = index.get(name)
-        if found is not None:
-            return found
-        return index.get(header_key(name), _EMPTY)
+        position = first.get(name)
+        if position is None:
+            key = header_key(name)
+            position = first.get(key)
+            if position is None:
+                return _EMPTY
+        else:
+            key = name
+        if not self._dups:
+            return [position]
+        keys = self._keys
+        assert keys is not None
+        positions = [position]
+        for _ in range(keys.count(key) - 1):
+            position = keys.index(key, position + 1)
+            positions.append(position)
+        return positions
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The value of the first header line called ``name``."""
-        positions = self._positions(name)
-        return self._items[positions[0]][1] if positions else default
+        first = self._first if self._first is not None else self._first_positions()
+        position = first.get(name)
+        if position is None:
+            position = first.get(header_key(name))
+            if position is None:
+                return default
+        return self._items[position][1]
 
     def get_all(self, name: str) -> list[str]:
         """The value of every header line called ``name``, in order."""
@@ -150,7 +226,8 @@ class Headers:
 
     # -- mutations ------------------------------------------------------------------
     def _changed(self) -> None:
-        self._index = None
+        self._first = self._keys = None
+        self._parsed = {}
         self.version += 1
 
     def add(self, name: str, value: str) -> None:

@@ -8,12 +8,14 @@ A message that is not modified serializes back to the exact bytes it came from.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable
+from itertools import repeat
 from typing import Any, TypeAlias
 
 from sipline.sip._errors import SipParseError
-from sipline.sip._headers import Headers, header_key
+from sipline.sip._headers import _KEY_CACHE, Headers, header_key, header_keys
 from sipline.sip._uri import Uri, parse_uri
 from sipline.sip._views import (
     CSeq,
@@ -44,7 +46,7 @@ def _is_token(text: str) -> bool:
 class _Message:
     """What requests and responses share: headers, body, views, serialization."""
 
-    __slots__ = ("_cache", "_cache_version", "_orig", "_raw", "body", "headers", "version")
+    __slots__ = ("_orig", "_raw", "body", "headers", "version")
 
     headers: Headers
     body: bytes
@@ -58,8 +60,6 @@ class _Message:
         self.version = version
         self._raw: bytes | None = None
         self._orig: tuple[Any, ...] = ()
-        self._cache: dict[str, Any] = {}
-        self._cache_version = -1
 
     # -- serialization --------------------------------------------------------------
     def _start_line(self) -> str:
@@ -69,14 +69,11 @@ class _Message:
         raise NotImplementedError
 
     def _unmodified(self) -> bool:
+        if self._raw is None or self.headers.version:
+            return False
         orig = self._orig
         current = self._identity()
-        return (
-            self._raw is not None
-            and self.headers.version == 0
-            and len(orig) == len(current)
-            and all(a is b for a, b in zip(orig, current, strict=True))
-        )
+        return len(orig) == len(current) and all(map(operator.is_, orig, current))
 
     def __bytes__(self) -> bytes:
         if self._unmodified():
@@ -111,11 +108,8 @@ class _Message:
     __hash__ = None  # type: ignore[assignment]
 
     # -- typed views ------------------------------------------------------------------
-    def _cached(self) -> dict[str, Any]:
-        if self._cache_version != self.headers.version:
-            self._cache.clear()
-            self._cache_version = self.headers.version
-        return self._cache
+    # Parsed values are kept in ``headers._parsed``, which every Headers mutation
+    # replaces: no version check per access, and a message given new headers sees them.
 
     def _single(self, key: str) -> str:
         values = self.headers.get_all(key)
@@ -129,7 +123,7 @@ class _Message:
 
     @property
     def vias(self) -> list[Via]:
-        cache = self._cached()
+        cache = self.headers._parsed
         vias: list[Via] | None = cache.get("via")
         if vias is None:
             vias = []
@@ -147,7 +141,7 @@ class _Message:
 
     @property
     def from_(self) -> NameAddress:
-        cache = self._cached()
+        cache = self.headers._parsed
         value: NameAddress | None = cache.get("from")
         if value is None:
             value = cache["from"] = parse_name_addr(self._single("from"), header="From")
@@ -155,7 +149,7 @@ class _Message:
 
     @property
     def to(self) -> NameAddress:
-        cache = self._cached()
+        cache = self.headers._parsed
         value: NameAddress | None = cache.get("to")
         if value is None:
             value = cache["to"] = parse_name_addr(self._single("to"), header="To")
@@ -163,7 +157,7 @@ class _Message:
 
     @property
     def call_id(self) -> str:
-        cache = self._cached()
+        cache = self.headers._parsed
         value: str | None = cache.get("call-id")
         if value is None:
             value = self._single("call-id")
@@ -174,7 +168,7 @@ class _Message:
 
     @property
     def cseq(self) -> CSeq:
-        cache = self._cached()
+        cache = self.headers._parsed
         value: CSeq | None = cache.get("cseq")
         if value is None:
             value = cache["cseq"] = parse_cseq(self._single("cseq"))
@@ -182,7 +176,7 @@ class _Message:
 
     @property
     def max_forwards(self) -> int | None:
-        cache = self._cached()
+        cache = self.headers._parsed
         if "max-forwards" not in cache:
             values = self.headers.get_all("max-forwards")
             if len(values) > 1:
@@ -206,7 +200,7 @@ class _Message:
         return self._name_addr_list("record-route", "Record-Route")
 
     def _name_addr_list(self, key: str, header: str) -> list[NameAddress]:
-        cache = self._cached()
+        cache = self.headers._parsed
         value: list[NameAddress] | None = cache.get(key)
         if value is None:
             value = []
@@ -232,12 +226,11 @@ class _Message:
     def validate(self) -> None:
         """Parse the headers every SIP element relies on; raise ``SipParseError``."""
         headers = self.headers
-        index = headers.index()
-        for key in _SINGLETONS:
-            positions = index.get(key)
-            if positions is not None and len(positions) > 1:
-                values = set(headers.get_all(key))
-                if len(values) > 1 or key != "content-length":
+        headers._first_positions()
+        if headers._dups:  # some header has several lines: check the singletons
+            for key in _SINGLETONS:
+                values = headers.get_all(key)
+                if len(values) > 1 and (len(set(values)) > 1 or key != "content-length"):
                     name = _DISPLAY_NAMES[key]
                     raise SipParseError(f"more than one {name} header", header=name)
         if not self.vias:
@@ -263,7 +256,7 @@ _DISPLAY_NAMES = {
 class Request(_Message):
     """A SIP request: method, Request-URI, headers and body."""
 
-    __slots__ = ("method", "uri")
+    __slots__ = ("_ruri", "method", "uri")
 
     def __init__(
         self,
@@ -277,6 +270,7 @@ class Request(_Message):
         super().__init__(headers, body, version)
         self.method = method
         self.uri = uri
+        self._ruri: tuple[str, Uri] | None = None
 
     def _start_line(self) -> str:
         return f"{self.method} {self.uri} {self.version}"
@@ -287,12 +281,10 @@ class Request(_Message):
     @property
     def request_uri(self) -> Uri:
         """The Request-URI, parsed (raises ``SipParseError`` when malformed)."""
-        cache = self._cached()
-        value: Uri | None = cache.get("ruri")
-        if value is None or cache.get("ruri-text") is not self.uri:
-            value = cache["ruri"] = parse_uri(self.uri)
-            cache["ruri-text"] = self.uri
-        return value
+        cached = self._ruri
+        if cached is None or cached[0] is not self.uri:
+            cached = self._ruri = (self.uri, parse_uri(self.uri))
+        return cached[1]
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.uri}>"
@@ -395,7 +387,79 @@ def _header_lines(head: str, lf_only: bool) -> list[tuple[str, str]]:
     return items
 
 
+# The usual start lines; anything else takes the general path below, which gives
+# the same result or names the defect.
+_REQUEST_LINE_RE = re.compile(r"([A-Za-z0-9\-.!%*_+`'~]+) ([^ <][^ ]*) SIP/2\.0")
+_STATUS_LINE_RE = re.compile(r"SIP/2\.0 ([1-9][0-9][0-9])(?: (.*))?", re.DOTALL)
+
+
+def _new_request(method: str, uri: str, version: str) -> Request:
+    request = Request.__new__(Request)
+    request.method = method
+    request.uri = uri
+    request.version = version
+    request._ruri = None
+    return request
+
+
+def _new_response(status: int, reason: str, version: str) -> Response:
+    response = Response.__new__(Response)
+    response.status_code = status
+    response.reason = reason
+    response.version = version
+    return response
+
+
+def _fast_headers(head: str, lines: list[str], lf_only: bool) -> Headers | None:
+    """The header lines after the start line, split with C-level loops.
+
+    Returns ``None`` when a line needs the general path (``_header_lines``): a CR
+    that is not part of the line break, a line without a colon, or a folded line.
+    A name spelling not seen before is checked by ``header_keys`` (which raises
+    for a name that is not a token, as the general path would on first look-up).
+    """
+    if lf_only:
+        if "\r" in head:
+            return None
+    elif head.count("\r") != len(lines) - 1:
+        return None
+    del lines[0]  # the start line
+    if not lines:
+        return Headers._from_parsed([], [])
+    names, colons, values = zip(*map(_partition, lines, repeat(":")), strict=False)
+    if "" in colons:
+        return None
+    found = list(map(_KEY_CACHE.get, names))
+    if None in found:
+        # A new spelling, white space before the colon, or a folded line (whose
+        # "name" starts with white space: never a known spelling).
+        newline = "\n" if lf_only else "\r\n"
+        if f"{newline} " in head or f"{newline}\t" in head:
+            return None
+        names = tuple([name.rstrip(" \t") for name in names])
+        keys = header_keys(names)
+    else:
+        keys = found  # type: ignore[assignment]  # no None in it
+    items = list(zip(names, map(_strip, values, repeat(" \t")), strict=False))
+    return Headers._from_parsed(items, keys)
+
+
+_partition = str.partition
+_strip = str.strip
+
+
 def _start_line(first: str) -> Request | Response:
+    m = _REQUEST_LINE_RE.fullmatch(first)
+    if m is not None:
+        return _new_request(m.group(1), m.group(2), SIP_VERSION)
+    m = _STATUS_LINE_RE.fullmatch(first)
+    if m is not None:
+        code, reason = m.groups()
+        return _new_response(int(code), reason or "", SIP_VERSION)
+    return _start_line_general(first)
+
+
+def _start_line_general(first: str) -> Request | Response:
     if first.startswith("SIP/"):
         parts = first.split(" ", 2)
         if len(parts) < 2:
@@ -408,7 +472,7 @@ def _start_line(first: str) -> Request | Response:
         if status < 100:
             raise SipParseError(f"invalid status code {status}: must be 100 to 699")
         _check_version(version)
-        return Response(status, reason, version=version)
+        return _new_response(status, reason, version)
     parts = first.split(" ")
     if len(parts) != 3:
         if len(parts) > 3 and "" in parts:
@@ -422,7 +486,7 @@ def _start_line(first: str) -> Request | Response:
     if not uri or uri.startswith("<"):
         raise SipParseError(f"invalid Request-URI {uri[:80]!r}")
     _check_version(version)
-    return Request(method, uri, version=version)
+    return _new_request(method, uri, version)
 
 
 def _check_version(version: str) -> None:
@@ -471,13 +535,14 @@ def parse_message(data: bytes) -> Request | Response:
 def _parse(data: bytes) -> Request | Response:
     start, head_end, body_start, lf_only = _split_head(data)
     head = data[start:head_end].decode(_ENCODING, _ERRORS)
-    newline = "\n" if lf_only else "\r\n"
-    first, _, _ = head.partition(newline)
-    message = _start_line(first)
-    message.headers = Headers(_header_lines(head, lf_only))
+    lines = head.split("\n" if lf_only else "\r\n")
+    message = _start_line(lines[0])
+    headers = _fast_headers(head, lines, lf_only)
+    message.headers = headers if headers is not None else Headers(_header_lines(head, lf_only))
     length = _content_length(message, len(data) - body_start)
     end = body_start + length
     message.body = data[body_start:end]
+    message._raw = None
     message.validate()
     message._raw = data if start == 0 and end == len(data) else data[start:end]
     message._orig = message._identity()
