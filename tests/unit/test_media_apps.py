@@ -431,3 +431,68 @@ def test_ivr_table_rejects_inputs_it_does_not_have() -> None:
         menu._advance(IvrInput.TIMEOUT)
     with pytest.raises(ValueError, match="ivr"):
         IvrConfig("x.wav", max_digits=0)
+
+
+# -- telephone-events across legs with different payload types -------------------------------
+
+
+def test_relay_carries_telephone_events_between_legs_numbered_differently() -> None:
+    """Caller declares telephone-event 101, callee 96.  Each phone sends with the number
+    the other declared (RFC 3264 section 6.1 as relayed): the event reaches the other
+    side with the number it declared and its payload (E bit, duration) intact."""
+    import asyncio
+    import socket
+
+    from sipline.media import RelayConfig, RelayMediaSession, RtpRelay
+    from sipline.sdp import SessionDescription, payload_types
+
+    def sdp(port: int, event: int) -> bytes:
+        return (
+            f"v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0 {event}\r\na=rtpmap:0 PCMU/8000\r\n"
+            f"a=rtpmap:{event} telephone-event/8000\r\na=fmtp:{event} 0-16\r\n"
+        ).encode()
+
+    def event_number(body: bytes) -> int:
+        media = SessionDescription.parse(body).media[0]
+        return next(r.payload_type for r in payload_types(media) if r.is_telephone_event)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        relay = RtpRelay(RelayConfig(rtp_ports="40000-40999", media_timeout=0))
+        session = RelayMediaSession(relay, "dtmf")
+        with socket.socket(type=socket.SOCK_DGRAM) as a, socket.socket(type=socket.SOCK_DGRAM) as b:
+            for sock in (a, b):
+                sock.bind(("127.0.0.1", 0))
+                sock.setblocking(False)
+            try:
+                to_callee = session.offer(sdp(a.getsockname()[1], 101), from_caller=True)
+                to_caller = session.answer(sdp(b.getsockname()[1], 96), from_caller=False)
+                await session.ready()
+                caller_sends, callee_sends = event_number(to_caller), event_number(to_callee)
+                assert (caller_sends, callee_sends) == (96, 101)
+                relay_for_caller = ("127.0.0.1", session.ports("caller")[0])
+                relay_for_callee = ("127.0.0.1", session.ports("callee")[0])
+                event = TelephoneEvent(5, True, 10, 640).pack()
+                a.sendto(RtpHeader(True, caller_sends, 1, 160, 9).pack(event), relay_for_caller)
+                got = await asyncio.wait_for(loop.sock_recv(b, 2048), 2)
+                b.sendto(RtpHeader(False, callee_sends, 7, 320, 8).pack(event), relay_for_callee)
+                back = await asyncio.wait_for(loop.sock_recv(a, 2048), 2)
+            finally:
+                session.close()
+                await relay.aclose()
+        for packet, declared in ((got, 96), (back, 101)):
+            header = RtpHeader.parse(packet)
+            assert header is not None
+            assert header.payload_type == declared  # the receiver's own number
+            assert TelephoneEvent.parse(rtp_payload(packet) or b"") == TelephoneEvent(
+                5, True, 10, 640
+            )
+        receiver = TelephoneEventReceiver(96)
+        header = RtpHeader.parse(got)
+        assert header is not None
+        assert receiver.receive(header, rtp_payload(got) or b"") == [
+            DigitReceived("5", 80, "rfc4733")
+        ]
+
+    asyncio.run(main())
