@@ -74,6 +74,9 @@ def test_console_commands_against_a_running_server(
     assert cdr.returncode == 0, cdr.stderr
     assert cdr.stdout.split() == ["ID", "START", "CALLER", "CALLEE", "RESULT", "CALL-IDS"]
     assert sipline("cdr", "--since", "not-a-time", "--data", data).returncode == 1
+    exported = sipline("cdr", "--csv", "--data", data)
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.splitlines()[0] == "id,start_time,caller,callee,cause,call_ids,data"
 
     reload = sipline("reload", "--data", data)
     # Answered by the server either way: reloaded, or why it cannot be.

@@ -10,6 +10,7 @@ The server is found through the data directory (``--data DIR``, the default of
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -71,6 +72,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     cdr.add_argument("--until", metavar="TIME", help="epoch seconds or ISO 8601")
     cdr.add_argument("--limit", type=int, default=20)
     cdr.add_argument("--offset", type=int, default=0)
+    cdr.add_argument(
+        "--csv", action="store_true", help="export as CSV (one row per call, data as JSON)"
+    )
 
 
 def _client(args: argparse.Namespace) -> AdminClient:
@@ -262,6 +266,9 @@ def _cdr(client: AdminClient, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(data)
         return 0
+    if args.csv:
+        _print_cdr_csv(data["cdrs"])
+        return 0
     rows = [
         (
             c["id"],
@@ -277,3 +284,19 @@ def _cdr(client: AdminClient, args: argparse.Namespace) -> int:
     if data["next_offset"] is not None:
         print(f"more: --offset {data['next_offset']}")
     return 0
+
+
+def _print_cdr_csv(cdrs: list[dict[str, Any]]) -> None:
+    writer = csv.writer(sys.stdout)
+    fields = ("id", "start_time", "caller", "callee", "cause", "call_ids", "data")
+    writer.writerow(fields)
+    for cdr in cdrs:
+        row = []
+        for field in fields:
+            value = cdr.get(field)
+            if field == "call_ids":
+                value = " ".join(value or ())
+            elif field == "data":
+                value = json.dumps(value or {}, sort_keys=True)
+            row.append(value)
+        writer.writerow(row)
