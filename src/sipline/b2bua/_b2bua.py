@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sipline.b2bua._build import (
     CallerId,
     b_leg_invite,
-    binding_destination,
+    binding_target,
     contact_for,
     to_for_target,
     uri_destination,
@@ -48,7 +48,6 @@ from sipline.sip import (
     Response,
     SipParseError,
     SipUri,
-    parse_name_addr,
     parse_token_list,
     parse_uri,
     reason_phrase,
@@ -356,14 +355,10 @@ class B2bua:
             out: list[tuple[str, Address | None, Address, tuple[str, ...], str]] = []
             destination: Address | None
             for binding in bindings:
-                try:
-                    uri = str(parse_name_addr(binding.contact, "Contact").uri)
-                except SipParseError:
+                found = binding_target(binding.contact, binding.source, path=bool(binding.path))
+                if found is None:
                     continue
-                if binding.path:
-                    destination = binding.source  # RFC 3327: via the proxy that added Path
-                else:
-                    destination = binding_destination(binding.contact, binding.source)
+                uri, destination = found
                 out.append((uri, destination, binding.local, binding.path, to))
             return out
         if target.kind == "sip":

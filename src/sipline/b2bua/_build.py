@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import secrets
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ from sipline.sip import (
     Response,
     SipParseError,
     SipUri,
+    Uri,
     new_call_id,
     new_tag,
     parse_name_addr,
@@ -25,6 +27,7 @@ __all__ = [
     "CallerId",
     "b_leg_invite",
     "binding_destination",
+    "binding_target",
     "contact_for",
     "copy_headers",
     "uri_destination",
@@ -111,6 +114,27 @@ def binding_destination(contact: str, source: Address) -> Address:
         uri = parse_name_addr(contact, "Contact").uri
     except SipParseError:
         return source
+    return _contact_destination(uri, source)
+
+
+@functools.lru_cache(maxsize=4096)
+def binding_target(contact: str, source: Address, *, path: bool) -> tuple[str, Address] | None:
+    """(Request-URI, destination) of a registered Contact; None when it does not parse.
+
+    Cached: every call to a phone rings the same binding, and parsing its Contact
+    twice per call showed in the profile.  ``path``: the binding came through a
+    proxy that added Path (RFC 3327), so the INVITE goes back through it.
+    """
+    try:
+        uri = parse_name_addr(contact, "Contact").uri
+    except SipParseError:
+        return None
+    if path or source.reliable:
+        return str(uri), source
+    return str(uri), _contact_destination(uri, source)
+
+
+def _contact_destination(uri: Uri, source: Address) -> Address:
     if not isinstance(uri, SipUri) or uri.host.strip("[]") != source.host:
         return source
     transport = (uri.params.get("transport") or source.transport).lower()

@@ -119,6 +119,7 @@ class Call:
         "a_destination",
         "a_dialog",
         "answered_at",
+        "call_id",
         "callee",
         "caller",
         "cause",
@@ -156,6 +157,8 @@ class Call:
         started_at: float,
     ) -> None:
         self.incoming = incoming
+        #: The a-leg's Call-ID (read on every message of the call: an attribute).
+        self.call_id = incoming.request.call_id
         #: The call's name for the admin API: the a-leg's Call-ID (made unique by the
         #: B2BUA when two INVITEs share one).
         self.id = incoming.request.call_id
@@ -188,10 +191,6 @@ class Call:
         self.cause: HangupCause | None = None
         self.sip_code: int | None = None
         self.hangup_side: str | None = None
-
-    @property
-    def call_id(self) -> str:
-        return self.incoming.request.call_id
 
     def advance(self, what: CallInput) -> bool:
         after = CALL_TRANSITIONS.get((self.state, what))
