@@ -186,6 +186,10 @@ class Headers:
     def get_all(self, name: str) -> list[str]:
         """The value of every header line called ``name``, in order."""
         items = self._items
+        if not self._dups and self._first is not None:
+            position = self._first.get(name)  # a canonical key, as the message views pass
+            if position is not None:
+                return [items[position][1]]
         return [items[p][1] for p in self._positions(name)]
 
     def values(self, name: str) -> list[str]:
