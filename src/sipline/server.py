@@ -38,6 +38,7 @@ from sipline.auth import (
 from sipline.b2bua import B2bua, B2buaConfig, MediaFactory, MediaSilence
 from sipline.config import Config, ConfigError, load_config
 from sipline.endpoint import Endpoint, EndpointConfig, IncomingRequest
+from sipline.logcontext import CallIdFilter, CallIdTextFormatter
 from sipline.media import (
     BypassMediaSession,
     LocalMedia,
@@ -506,10 +507,11 @@ class _JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str, form: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(CallIdFilter())
     if form == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(CallIdTextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("sipline")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

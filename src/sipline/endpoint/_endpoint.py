@@ -24,6 +24,7 @@ from sipline.endpoint._via import (
     sanitize_reason,
     stamp_received,
 )
+from sipline.logcontext import current_call_id
 from sipline.sip import (
     DEFAULT_SUPPORTED,
     Address,
@@ -310,6 +311,8 @@ class Endpoint:
         return [("Allow", self._allow), ("Accept", self._accept), ("Supported", self._supported)]
 
     async def _run_application(self, incoming: IncomingRequest) -> None:
+        # Every log line while the application handles it names the call.
+        current_call_id.set(incoming.request.call_id)
         try:
             await self.application.handle_request(incoming)
         except asyncio.CancelledError:
