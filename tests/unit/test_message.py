@@ -235,3 +235,30 @@ def test_headers_multimap_operations() -> None:
     assert list(h) == [("X-A", "2"), ("X-B", "3")]
     with pytest.raises(SipParseError):
         h.add("Bad Name", "x")
+
+
+def test_replace_top_via_keeps_the_other_views_and_serializes() -> None:
+    m = parse_message(INVITE)
+    from_view = m.from_
+    stamped = m.top_via.with_param("received", "203.0.113.9")
+    m.replace_top_via(stamped)
+    assert m.from_ is from_view  # not parsed again
+    assert m.top_via.received == "203.0.113.9"
+    out = bytes(m)
+    assert b";received=203.0.113.9" in out.split(b"\r\n")[1]
+    again = parse_message(out)
+    assert again.top_via.received == "203.0.113.9"
+    assert again.call_id == m.call_id
+
+
+def test_replace_top_via_in_a_comma_separated_line() -> None:
+    data = RESPONSE.replace(
+        b"Via: SIP/2.0/UDP 192.168.4.4;rport=5060;branch=z9hG4bKey90QUyHZQXNN\r\n",
+        b"Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa, SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKb\r\n",
+    )
+    m = parse_message(data)
+    m.replace_top_via(m.top_via.with_param("received", "192.0.2.1"))
+    again = parse_message(bytes(m))
+    assert [v.host for v in again.vias] == ["10.0.0.1", "10.0.0.2"]
+    assert again.vias[0].received == "192.0.2.1"
+    assert again.vias[1].received is None

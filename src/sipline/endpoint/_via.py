@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sipline.sip import Address, Request, Response, SipParseError, Via, reason_phrase
+from sipline.sip import Address, Request, SipParseError, reason_phrase
 
 _DEFAULT_PORT = {"udp": 5060, "tcp": 5060, "tls": 5061, "ws": 80, "wss": 443}
 
@@ -25,32 +25,7 @@ def stamp_received(request: Request, source: Address) -> None:
     if wants_rport:
         updated = updated.with_param("rport", str(source.port))
     if updated is not via:
-        replace_top_via(request, updated)
-
-
-def replace_top_via(message: Request | Response, via: Via) -> None:
-    """Replace the first Via of ``message`` (the first element of the first line)."""
-    headers = message.headers
-    position = headers.positions("via")[0]
-    value = headers.items()[position][1]
-    rest = _after_first_element(value)
-    headers.replace_at(position, f"{via}, {rest}" if rest else str(via))
-
-
-def _after_first_element(value: str) -> str:
-    """What follows the first comma-separated element of a Via value (outside quotes)."""
-    in_quotes = False
-    escaped = False
-    for index, char in enumerate(value):
-        if escaped:
-            escaped = False
-        elif char == "\\" and in_quotes:
-            escaped = True
-        elif char == '"':
-            in_quotes = not in_quotes
-        elif char == "," and not in_quotes:
-            return value[index + 1 :].strip()
-    return ""
+        request.replace_top_via(updated)
 
 
 def response_destination(request: Request, source: Address) -> Address:

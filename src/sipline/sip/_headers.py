@@ -280,6 +280,13 @@ class Headers:
         self._items[position] = (self._items[position][0], value)
         self._changed()
 
+    def _replace_value(self, position: int, value: str, key: str, parsed: Any) -> None:
+        """Replace one line's value and its parsed view only: the other lines, their
+        positions and views stay valid (a Via stamped with received/rport)."""
+        self._items[position] = (self._items[position][0], value)
+        self._parsed[key] = parsed
+        self.version += 1
+
     def delete_at(self, position: int) -> None:
         del self._items[position]
         self._changed()

@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from itertools import repeat
 from typing import Any, TypeAlias
 
-from sipline.sip._errors import SipParseError
+from sipline.sip._errors import LocalProtocolError, SipParseError
 from sipline.sip._headers import _KEY_CACHE, Headers, header_key, header_keys
+from sipline.sip._params import split_top_level
 from sipline.sip._uri import Uri, parse_uri
 from sipline.sip._views import (
     CSeq,
@@ -131,6 +132,18 @@ class _Message:
                 vias.extend(parse_via_list(value))
             cache["via"] = vias
         return vias
+
+    def replace_top_via(self, via: Via) -> None:
+        """Put ``via`` in place of the first Via, keeping every other parsed view."""
+        vias = self.vias
+        if not vias:
+            raise LocalProtocolError("the message has no Via to replace")
+        headers = self.headers
+        position = headers.positions("via")[0]
+        line = headers._items[position][1]
+        rest = split_top_level(line)[1:] if "," in line else []
+        text = ", ".join([str(via), *rest])
+        headers._replace_value(position, text, "via", [via, *vias[1:]])
 
     @property
     def top_via(self) -> Via:
