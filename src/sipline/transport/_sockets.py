@@ -21,6 +21,8 @@ def bind_socket(spec: ListenSpec, kind: socket.SocketKind) -> socket.socket:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         if kind == socket.SOCK_STREAM:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        else:
+            _grow_buffers(sock)
         sock.bind((spec.host, spec.port))
         sock.setblocking(False)
     except BaseException:
@@ -32,6 +34,29 @@ def bind_socket(spec: ListenSpec, kind: socket.SocketKind) -> socket.socket:
 def peer_address(transport: str, sockname: Any) -> Address:
     """``Address`` for a socket address tuple (IPv4 2-tuple or IPv6 4-tuple)."""
     return Address(transport, str(sockname[0]), int(sockname[1]))
+
+
+#: UDP socket buffers: a burst of requests (or of retransmissions) must not be
+#: dropped by the kernel while the loop is busy (PEERS.md: the 64 KiB default
+#: halves the rate a server sustains).
+UDP_BUFFER_BYTES = 4 * 1024 * 1024
+
+
+def _grow_buffers(sock: socket.socket) -> None:
+    for option, forced in (
+        (socket.SO_RCVBUF, getattr(socket, "SO_RCVBUFFORCE", None)),
+        (socket.SO_SNDBUF, getattr(socket, "SO_SNDBUFFORCE", None)),
+    ):
+        try:
+            # Root may go past net.core.rmem_max/wmem_max; others get what the OS allows.
+            sock.setsockopt(
+                socket.SOL_SOCKET, forced if forced is not None else option, UDP_BUFFER_BYTES
+            )
+        except OSError:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, UDP_BUFFER_BYTES)
+            except OSError:
+                pass
 
 
 # Host text -> compressed IP literal; sends happen per message, hosts repeat.
