@@ -505,12 +505,24 @@ class B2bua:
 
     def _late_response(self, call: Call, leg: Leg, response: Response) -> None:
         """A 2xx after the leg's final response: re-ACK ours, ACK and BYE any other fork."""
+        pending = call.pending_ack
+        dialog = leg.dialog
+        if (
+            pending is not None
+            and dialog is not None
+            and pending[1] is dialog
+            and response.to.tag == dialog.remote_tag
+        ):
+            return  # late offer: the ACK waits for the caller's answer
+        self._late_2xx(leg, response)
+
+    def _late_2xx(self, leg: Leg, response: Response) -> None:
+        """A 2xx after the final response, during the call or after it ended."""
         if response.cseq.method != "INVITE" or not 200 <= response.status_code < 300:
             return
         dialog = leg.dialog
         if dialog is not None and response.to.tag == dialog.remote_tag:
-            if not (call.pending_ack and call.pending_ack[1] is dialog):
-                self.endpoint.send_ack(dialog.create_ack(response), self.b_destination(leg))
+            self.endpoint.send_ack(dialog.create_ack(response), self.b_destination(leg))
             return
         try:
             other = Dialog.as_uac(leg.request, response, local_contact=leg.dialogs.local_contact)
@@ -631,6 +643,23 @@ class B2bua:
         self.dialogs.pop((call.call_id, call.incoming.to_tag), None)
         for leg in call.legs:
             self.dialogs.pop((leg.call_id, leg.request.from_.tag or ""), None)
+        self._unhook(call)
+
+    def _unhook(self, call: Call) -> None:
+        """Let the call be freed now rather than when its transactions end.
+
+        The endpoint keeps the a-leg's IncomingRequest and each b-leg's ClientRequest
+        until their transactions end (64*T1 = 32 s after a 2xx, RFC 6026 §8.7/§8.4):
+        their callbacks held the whole call, ~35 KB per call that a load of 300
+        calls/s multiplied into 300 MB of RSS.  A late 2xx of a b-leg still gets its
+        ACK (and a BYE when it is another fork) through the leg alone.
+        """
+        incoming = call.incoming
+        incoming.on_cancel = None
+        incoming.on_ack_timeout = None
+        for leg in call.legs:
+            if leg.client is not None:
+                leg.client.on_late_response = partial(self._late_2xx, leg)
 
     def _write_cdr(self, call: Call) -> None:
         if self.cdr_store is None:
