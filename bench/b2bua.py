@@ -98,6 +98,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def run_delay(pid: int) -> float:
+    """Seconds ``pid`` has waited for a CPU while runnable (/proc/PID/schedstat): time
+    the server lost to other tenants of its core, not its own cost."""
+    total = 0.0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        pass
+    return total
+
+
 def rss(pid: int) -> int:
     """VmRSS of ``pid`` in bytes (0 when it is gone)."""
     try:
@@ -291,6 +303,7 @@ class Rung:
     retrans: int = 0
     wall: float = 0.0
     server_cpu: float = 0.0  # % of one core
+    waited: float = 0.0  # % of the wall time the server was runnable but not running
     left: float | None = None  # calls still up at the server after the load
     rss_mb: float = 0.0
     note: str = ""
@@ -310,7 +323,8 @@ class Rung:
         return (
             f"  {mark} offered {self.rate:5d}/s  done {self.ok}/{self.offered}  failed "
             f"{self.failed_pct:5.2f}%  retrans {self.retrans}  wall {self.wall:5.1f}s  "
-            f"server cpu {self.server_cpu:5.1f}% ({per_call:.0f} us/call)  "
+            f"server cpu {self.server_cpu:5.1f}% ({per_call:.0f} us/call), waited for "
+            f"the cpu {self.waited:4.1f}%  "
             f"after: {left} calls up, RSS {self.rss_mb:.0f} MB {self.note}"
         )
 
@@ -343,7 +357,7 @@ def _load(args: argparse.Namespace, work: Path, server: Server, rung: Rung) -> N
     hard = args.step_seconds * 2 + 15
     argv = uac_argv(args, server, rung.rate, rung.offered, stat)
     argv[-1:-1] = ["-timeout", f"{int(hard)}s"]
-    cpu0 = cpu_seconds(server.pid)
+    cpu0, wait0 = cpu_seconds(server.pid), run_delay(server.pid)
     t0 = time.monotonic()
     sipp = subprocess.Popen(
         pinned(args.sipp_cpus, argv),
@@ -359,6 +373,7 @@ def _load(args: argparse.Namespace, work: Path, server: Server, rung: Rung) -> N
         stop(sipp)
     rung.wall = time.monotonic() - t0
     rung.server_cpu = 100.0 * (cpu_seconds(server.pid) - cpu0) / rung.wall
+    rung.waited = 100.0 * (run_delay(server.pid) - wait0) / rung.wall
     time.sleep(1.0)  # the last BYEs settle
     rung.left = server.metric("sipline_active_calls")
     rung.rss_mb = rss(server.pid) / 2**20
@@ -421,16 +436,17 @@ def memory_per_call(args: argparse.Namespace, work: Path) -> tuple[float, int, i
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            up = 0.0
             deadline = time.monotonic() + args.calls / args.memory_rate + 30
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and sipp.poll() is None:
                 time.sleep(1.0)
-                up = server.metric("sipline_active_calls") or 0.0
+                up = number(read_stats(stat), "CurrentCall")
+                log(f"  {up} calls up at the caller, server RSS {rss(server.pid) / 2**20:.0f} MB")
                 if up >= args.calls:
                     break
-            time.sleep(1.0)
+            time.sleep(2.0)
             after = rss(server.pid)
             calls = int(server.metric("sipline_active_calls") or 0)
+            log(f"  server: {calls} calls in progress (admin /metrics)")
         finally:
             if sipp is not None:
                 stop(sipp)
