@@ -15,7 +15,7 @@ run out; the highest passing rung is printed.  After each rung the server's call
 progress (admin /metrics) and VmRSS are shown: calls left behind are a leak.
 
 Memory: a fresh server, `--calls` calls (default 5,000) set up by SIPp with a long hold
-(`-d 60000 -l CALLS`); the server's VmRSS (/proc) before the first call and once every
+(tests/integration/scenarios/uac_call_hold.xml, `-d 60000 -l CALLS`); the server's VmRSS (/proc) before the first call and once every
 call is up, divided by the number of calls.
 
 Profile: `--profile RATE` runs one rung with the server under cProfile and prints the
@@ -51,6 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = Path("/work/shared/bench-peers/scenarios")
 LOCAL = ROOT / "tests" / "integration" / "scenarios"
+HOLD = LOCAL / "uac_call_hold.xml"  # holds the call for -d ms between ACK and BYE
 HOST = "127.0.0.1"
 TICKS = os.sysconf("SC_CLK_TCK")
 SIPP = ["sipp", "-nostdin", "-buff_size", "4194304"]
@@ -267,9 +268,15 @@ def start_uas(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
 
 
 def uac_argv(
-    args: argparse.Namespace, server: Server, rate: float, calls: int, stat: Path
+    args: argparse.Namespace,
+    server: Server,
+    rate: float,
+    calls: int,
+    stat: Path,
+    scenario: Path | None = None,
 ) -> list[str]:
-    argv = [*SIPP, "-sf", str(scenarios()[0]), "-s", "uas", "-i", HOST, "-p", str(free_port())]
+    scenario = scenario or scenarios()[0]
+    argv = [*SIPP, "-sf", str(scenario), "-s", "uas", "-i", HOST, "-p", str(free_port())]
     argv += ["-cp", str(free_port()), "-mp", str(free_port())]
     argv += ["-r", f"{rate:g}", "-rp", "1000", "-m", str(calls), "-recv_timeout", "5000"]
     argv += ["-max_retrans", "5", "-trace_stat", "-stf", str(stat), "-fd", "1"]
@@ -428,8 +435,9 @@ def memory_per_call(args: argparse.Namespace, work: Path) -> tuple[float, int, i
             time.sleep(1.0)
             before = rss(server.pid)
             stat = work / "stat_memory.csv"
-            argv = uac_argv(args, server, args.memory_rate, args.calls, stat)
-            argv[-1:-1] = ["-d", "60000", "-l", str(args.calls)]
+            # call_uac.xml has no <pause/> (zero hold): the tests' caller that holds
+            argv = uac_argv(args, server, args.memory_rate, args.calls, stat, HOLD)
+            argv[-1:-1] = ["-d", "60000", "-l", str(args.calls), "-key", "caller", "caller"]
             sipp = subprocess.Popen(
                 pinned(args.sipp_cpus, argv),
                 stdin=subprocess.DEVNULL,
