@@ -292,3 +292,18 @@ def test_malformed_request_on_tcp_gets_400_and_the_connection_stays_up() -> None
                 await writer.wait_closed()
 
     run(scenario)
+
+
+def test_options_to_the_server_are_answered_without_a_transaction() -> None:
+    async def scenario() -> None:
+        async with running(AnsweringApp(), "udp:127.0.0.1:0") as endpoint:
+            port = endpoint.listeners[0].port
+            with udp_client(port) as sock:
+                request = client_request("OPTIONS", port, branch="z9hG4bKs1", call_id="s1")
+                first = await exchange(sock, request, 1)
+                again = await exchange(sock, request, 1)  # a retransmission: another 200
+                assert [r.status_code for r in first + again] == [200, 200]
+                assert endpoint.transactions.transaction_count == 0
+                assert endpoint.stats.options_answered == 2
+
+    run(scenario)

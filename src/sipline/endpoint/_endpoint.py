@@ -110,6 +110,7 @@ class EndpointStats:
     responses_dropped: int = 0
     send_failures: int = 0
     blocked_dropped: int = 0
+    options_answered: int = 0
 
 
 class Endpoint:
@@ -201,6 +202,18 @@ class Endpoint:
             problem_status, problem_reason = 483, "Too Many Hops"
         elif problem is not None:
             problem_status, problem_reason = problem.status_code, problem.reason
+        elif (
+            request.method == "OPTIONS"
+            and request.to.tag is None
+            and self._answers_options(request)
+        ):
+            # §11.2 capabilities, answered statelessly (§8.2.7): a retransmitted
+            # OPTIONS simply gets another 200, and no transaction lives 32 s for it.
+            self.stats.options_answered += 1
+            response = make_response(request, 200, headers=self._capability_headers())
+            response.headers.add("Server", self.config.user_agent)
+            self.transactions.send_stateless(response, response_destination(request, source))
+            return
         else:
             self.transactions.receive(request, source, now)
             return
