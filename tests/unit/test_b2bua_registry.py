@@ -80,6 +80,7 @@ def test_active_call_shows_both_legs_then_admin_hangup_byes_both(tmp_path: Path)
             assert b_leg.local_tag == b_invite.request.from_.tag
             assert b_leg.remote_tag == b_invite.to_tag
             assert info.call_ids == (placed.invite.call_id, b_invite.request.call_id)
+            assert b2bua.active_calls() == [info]  # (kept while the call is answered)
 
             assert b2bua.hangup(info.id)
             await wait_for(lambda: any(r.method == "BYE" for r in caller.requests))

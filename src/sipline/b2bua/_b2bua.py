@@ -124,6 +124,9 @@ class B2bua:
         self.calls: set[Call] = set()
         #: Live calls by ``Call.id``, oldest first (the admin API's view).
         self._by_id: dict[str, Call] = {}
+        #: CallInfo of answered calls: nothing it shows changes until the call ends, and
+        #: the admin API lists every call each second (10 us each: 50 ms at 5,000 calls).
+        self._infos: dict[str, CallInfo] = {}
         self._results: Counter[str] = Counter()
         self.counters = {"calls": 0, "answered": 0, "failed": 0, "cancelled": 0}
         self.in_dialog = InDialogRelay(self)
@@ -180,7 +183,16 @@ class B2bua:
     # -- CallRegistry (sipline.admin) ----------------------------------------------------------
     def active_calls(self) -> list[CallInfo]:
         """Calls not yet ended, oldest first."""
-        return [call_info(call) for call in self._by_id.values()]
+        infos = self._infos
+        out: list[CallInfo] = []
+        for call in self._by_id.values():
+            info = infos.get(call.id)
+            if info is None:
+                info = call_info(call)
+                if call.state is CallState.ANSWERED:
+                    infos[call.id] = info
+            out.append(info)
+        return out
 
     def hangup(self, call_id: str) -> bool:
         """End a call from the admin API: BYE to both legs of an answered call, CANCEL
@@ -639,6 +651,7 @@ class B2bua:
         self._write_cdr(call)
         self.calls.discard(call)
         self._by_id.pop(call.id, None)
+        self._infos.pop(call.id, None)
         self._results[result_of(call)] += 1
         self.dialogs.pop((call.call_id, call.incoming.to_tag), None)
         for leg in call.legs:
