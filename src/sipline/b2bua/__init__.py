@@ -30,6 +30,7 @@ from sipline.b2bua._media import (
     PassThroughMedia,
     media_report,
 )
+from sipline.b2bua._trunk_hook import TrunkDialer
 
 __all__ = [
     "B2BUA_METHODS",
@@ -50,6 +51,7 @@ __all__ = [
     "MediaSession",
     "MediaSilence",
     "PassThroughMedia",
+    "TrunkDialer",
     "b_leg_invite",
     "best_failure",
     "binding_destination",

@@ -37,6 +37,8 @@ from sipline.b2bua._media import (
     media_report,
 )
 from sipline.b2bua._registry import call_info, result_of
+from sipline.b2bua._transfer import handle_replacing_invite
+from sipline.b2bua._trunk_hook import TrunkDialer
 from sipline.dialog import Dialog, DialogInput
 from sipline.endpoint import Endpoint, IncomingRequest
 from sipline.media import LocalMedia
@@ -131,6 +133,8 @@ class B2bua:
         self.counters = {"calls": 0, "answered": 0, "failed": 0, "cancelled": 0}
         self.in_dialog = InDialogRelay(self)
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Places ``trunk/NAME/NUMBER`` b-legs (``sipline.trunks``); None: no trunks.
+        self.trunks: TrunkDialer | None = None
 
     @property
     def endpoint(self) -> Endpoint:
@@ -153,6 +157,8 @@ class B2bua:
         request = incoming.request
         if incoming.in_dialog:
             await self.in_dialog.handle(incoming)
+        elif request.method == "INVITE" and "Replaces" in request.headers:
+            await handle_replacing_invite(self, incoming)  # RFC 3891
         elif request.method == "INVITE":
             await self._new_call(incoming, authenticated)
         elif request.method in ("BYE", "PRACK", "UPDATE", "INFO", "NOTIFY"):
@@ -317,6 +323,10 @@ class B2bua:
     ) -> bool:
         call.group_legs = []
         for target in group:
+            if target.kind == "trunk" and self.trunks is not None:
+                for leg in self.trunks.start_legs(self, call, target, caller_id, offer):
+                    self._start_leg(call, leg)  # sent by the trunk layer (digest on 401/407)
+                continue
             for request_uri, destination, local, routes, to in self._contacts_of(
                 call, target, domain
             ):
@@ -344,7 +354,7 @@ class B2bua:
         call.legs.append(leg)
         call.group_legs.append(leg)
         self.dialogs[(leg.call_id, leg.request.from_.tag or "")] = (call, leg)
-        client = self.endpoint.send_request(leg.request, leg.destination)
+        client = leg.client or self.endpoint.send_request(leg.request, leg.destination)
         client.on_late_response = partial(self._late_response, call, leg)
         leg.client = client
         if leg.target.timeout:
@@ -656,6 +666,8 @@ class B2bua:
         self.dialogs.pop((call.call_id, call.incoming.to_tag), None)
         for leg in call.legs:
             self.dialogs.pop((leg.call_id, leg.request.from_.tag or ""), None)
+        for key in call.extra_dialogs:  # brought in by a transfer
+            self.dialogs.pop(key, None)
         self._unhook(call)
 
     def _unhook(self, call: Call) -> None:
