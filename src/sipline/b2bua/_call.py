@@ -124,6 +124,7 @@ class Call:
         "caller",
         "cause",
         "ended_at",
+        "extra_dialogs",
         "failures",
         "group_done",
         "group_legs",
@@ -143,6 +144,7 @@ class Call:
         "sip_code",
         "started_at",
         "state",
+        "transfers",
         "winner",
     )
 
@@ -191,6 +193,10 @@ class Call:
         self.cause: HangupCause | None = None
         self.sip_code: int | None = None
         self.hangup_side: str | None = None
+        #: Transfers this call went through (RFC 3515/3891), for the CDR.
+        self.transfers: list[dict[str, object]] = []
+        #: (Call-ID, our tag) of dialogs a transfer brought in, forgotten by ``finish``.
+        self.extra_dialogs: list[tuple[str, str]] = []
 
     def advance(self, what: CallInput) -> bool:
         after = CALL_TRANSITIONS.get((self.state, what))

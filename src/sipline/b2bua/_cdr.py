@@ -59,6 +59,8 @@ def call_record(
     }
     if media is not None:
         data["media"] = media
+    if call.transfers:
+        data["transfers"] = call.transfers
     return CdrRecord(
         start_time=call.started_at,
         caller=call.caller,

@@ -18,6 +18,7 @@ B2BUA_METHODS = (
     "MESSAGE",
     "PRACK",
     "NOTIFY",
+    "REFER",
 )
 
 

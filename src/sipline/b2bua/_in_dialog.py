@@ -22,6 +22,7 @@ from sipline.b2bua._call import Call, CallInput, CallState, Leg
 from sipline.b2bua._config import B2buaConfig
 from sipline.b2bua._local import LocalCall
 from sipline.b2bua._media import MediaRefusal, media_report
+from sipline.b2bua._transfer import handle_refer
 from sipline.dialog import TARGET_REFRESH_METHODS, Dialog, DialogState
 from sipline.endpoint import ClientRequest, IncomingRequest
 from sipline.routing import HangupCause
@@ -100,6 +101,8 @@ class InDialogRelay:
             self._bye(call, incoming, from_caller)
         elif method == "PRACK" and from_caller:
             incoming.respond(481)  # we never send reliable provisionals to the caller
+        elif method == "REFER":  # terminated here, never relayed (RFC 3515)
+            await handle_refer(self.b2bua, call, leg, incoming)
         elif isinstance(call.media, LocalCall):  # sipline answered it (issue #7)
             call.media.handle_in_dialog(incoming)
         elif call.state is not CallState.ANSWERED or call.winner is None:
