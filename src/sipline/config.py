@@ -298,6 +298,13 @@ def _check_semantics(config: Config, problems: list[str]) -> None:
             parse_dialplan(config.dialplan)
         except DialplanError as exc:
             problems.append(str(exc))
+    if config.trunks:
+        from sipline.trunks import TrunkConfigError, parse_trunks
+
+        try:
+            parse_trunks(config.trunks)
+        except TrunkConfigError as exc:
+            problems.extend(exc.problems)
     if config.trace.hep:
         from sipline.trace import parse_host_port
 
