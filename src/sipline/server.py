@@ -97,12 +97,16 @@ class Dispatcher:
         calls: CallEngine,
         domains: Callable[[], frozenset[str]],
         challenge_invites: bool,
+        from_trunk: Callable[[IncomingRequest], object | None] | None = None,
     ) -> None:
         self.registrar = registrar
         self.authenticator = authenticator
         self.calls = calls
         self._domains = domains
         self._challenge_invites = challenge_invites
+        #: The trunk an INVITE comes from (``Trunks.inbound``: trusted, its DID
+        #: normalised for the dialplan), or None; None: no trunks configured.
+        self.from_trunk = from_trunk
 
     #: Set while the server shuts down: new calls are refused with 503.
     draining = False
@@ -116,6 +120,9 @@ class Dispatcher:
             reply = self.registrar.decide(request, incoming.source, incoming.local, time.time())
             if reply is not None:
                 incoming.respond(reply.status_code, reply.reason, headers=reply.headers)
+            return
+        if self.from_trunk is not None and self.from_trunk(incoming) is not None:
+            await self.calls.handle_request(incoming)  # a provider's call: not challenged
             return
         if not incoming.in_dialog and self._challenge_invites and self._from_local_user(request):
             try:
