@@ -502,3 +502,19 @@ def test_parse_results_are_cached_values() -> None:
     two = parse_name_addr('"Bob"<sip:bob@192.168.4.4>;tag=1', header="From")
     assert one == two
     assert parse_uri("sip:bob@192.168.4.4") == parse_uri("sip:bob@192.168.4.4")
+
+
+def test_with_received_stamps_received_and_fills_rport_once() -> None:
+    from sipline.sip import parse_via_list
+
+    (via,) = parse_via_list("SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKx;rport")
+    stamped = via.with_received("203.0.113.7", 40000)
+    assert stamped.received == "203.0.113.7"
+    assert stamped.rport == 40000
+    assert stamped.branch == "z9hG4bKx"
+    assert (
+        str(stamped) == "SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKx;rport=40000;received=203.0.113.7"
+    )
+    (again,) = parse_via_list(str(stamped.with_received("198.51.100.1", None)))
+    assert again.received == "198.51.100.1"
+    assert again.rport == 40000

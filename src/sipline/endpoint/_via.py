@@ -17,15 +17,12 @@ def stamp_received(request: Request, source: Address) -> None:
     client asked for ``rport``, which then gets the source port.
     """
     via = request.top_via
-    updated = via
     wants_rport = via.has_rport and via.rport is None
     # RFC 3581 §4: with rport, received is added even when it equals the sent-by host.
-    if via.host.strip("[]") != source.host or wants_rport:
-        updated = updated.with_param("received", source.host)
-    if wants_rport:
-        updated = updated.with_param("rport", str(source.port))
-    if updated is not via:
-        request.replace_top_via(updated)
+    if wants_rport or via.host.strip("[]") != source.host:
+        request.replace_top_via(
+            via.with_received(source.host, source.port if wants_rport else None)
+        )
 
 
 def response_destination(request: Request, source: Address) -> Address:

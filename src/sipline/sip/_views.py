@@ -142,6 +142,21 @@ class Via:
     def without_param(self, name: str) -> Via:
         return dataclasses.replace(self, params=self.params.without(name))
 
+    def with_received(self, host: str, rport: int | None) -> Via:
+        """This Via as a server stamps it on receipt (RFC 3261 §18.2.1, RFC 3581 §4):
+        ``received=host``, and ``rport`` filled in when given; one copy, not two."""
+        items = [item for item in self.params.items() if item[0].lower() != "received"]
+        if rport is not None:
+            items = [
+                (name, str(rport)) if name.lower() == "rport" else (name, value)
+                for name, value in items
+            ]
+        items.append(("received", host))
+        params = Params._from_tuples(tuple(items))
+        if self.protocol != "SIP/2.0":
+            return dataclasses.replace(self, params=params)
+        return _fast_via(self.transport, self.host, self.port, params)
+
     def __str__(self) -> str:
         return f"{self.protocol}/{self.transport} {self.sent_by}{self.params}"
 
