@@ -54,6 +54,7 @@ from sipline.store import SqliteStore, load_or_create_secret, open_store
 from sipline.trace import TraceControl, make_trace
 from sipline.transaction import TransactionConfig
 from sipline.transport import TlsConfig, TransportConfig, parse_listen_spec
+from sipline.trunks import Trunks, parse_trunks
 
 logger = logging.getLogger("sipline")
 
@@ -237,6 +238,8 @@ class Server:
         self.calls: CallEngine | None = None
         #: The RTP relay (``[media] mode = "relay"`` in B2BUA mode).
         self.relay: RtpRelay | None = None
+        #: Trunks to providers (``[[trunks]]``): registrations, outbound and inbound calls.
+        self.trunks = Trunks(parse_trunks(config.trunks))
         #: Requests by method and responses by code, for /metrics.
         self.wire = WireCounter()
         self.domains: frozenset[str] = frozenset()
@@ -275,6 +278,7 @@ class Server:
             calls=calls,
             domains=lambda: self.domains,
             challenge_invites=auth.invite,
+            from_trunk=self.trunks.inbound if self.trunks.trunks else None,
         )
         tls = TlsConfig(
             cert_file=Path(config.transport.tls_certificate)
@@ -325,6 +329,7 @@ class Server:
             calls.attach(self.endpoint)
         await self.endpoint.start()
         self.identity = self._local_identity(self.endpoint)
+        self.trunks.start(self.endpoint)
         if config.admin.listen != "off":
             self.admin = AdminServer(
                 self,
@@ -336,6 +341,7 @@ class Server:
                 media_stats=self.relay,
                 reload=self.reload,
                 auth_stats=authenticator.guard,
+                trunks=self.trunks,
             )
             await self.admin.start()
         self._tasks.append(asyncio.create_task(self._expire_bindings()))
@@ -370,6 +376,7 @@ class Server:
             users=store,
             media=self._make_media(lambda silence: b2bua.media_timed_out(silence)),
         )
+        b2bua.trunks = self.trunks
         if self.relay is not None:  # the dialplan's echo/playback/tone/ivr/record
             b2bua.local_media = LocalMedia.from_relay(
                 self.relay,
@@ -448,6 +455,7 @@ class Server:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.trunks.stop()  # unREGISTER while the endpoint still runs
         if self.endpoint is not None:
             await self.endpoint.close()
         if self.relay is not None:
