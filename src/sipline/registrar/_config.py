@@ -8,12 +8,23 @@ from dataclasses import dataclass
 __all__ = ["RegistrarConfig"]
 
 
+_NORMAL_HOSTS: dict[str, str] = {}
+
+
 def _normal_host(host: str) -> str:
-    host = host.lower().strip("[]").rstrip(".")
-    try:
-        return ipaddress.ip_address(host).compressed
-    except ValueError:
-        return host
+    """Lower case, no brackets or trailing dot, IP literals compressed (memoised:
+    every REGISTER asks for its domain)."""
+    normal = _NORMAL_HOSTS.get(host)
+    if normal is None:
+        normal = host.lower().strip("[]").rstrip(".")
+        try:
+            normal = ipaddress.ip_address(normal).compressed
+        except ValueError:
+            pass
+        if len(_NORMAL_HOSTS) > 4096:
+            _NORMAL_HOSTS.clear()
+        _NORMAL_HOSTS[host] = normal
+    return normal
 
 
 @dataclass(frozen=True, slots=True)
