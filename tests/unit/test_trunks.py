@@ -178,6 +178,13 @@ def test_register_401_then_200_and_refresh_before_expiry() -> None:
     assert refresh.call_id == first.call_id
     assert refresh.cseq.number == second.cseq.number + 1
     assert reg.state is RegistrationState.REGISTERING
+    cached = parse_authorization(refresh.headers.get("Authorization") or "")
+    assert cached is not None
+    assert (cached.nonce, cached.nc) == ("abc123", "00000002")  # pre-emptive, nc + 1
+    renewed = CHALLENGE.replace("abc123", "n2")
+    third = reg.receive_response(answer(refresh, 401, ("WWW-Authenticate", renewed)), 1271.0)
+    assert third is not None
+    assert 'nonce="n2"' in (third.headers.get("Authorization") or "")
 
 
 def test_refresh_delay() -> None:

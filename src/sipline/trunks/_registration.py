@@ -7,6 +7,8 @@ the asyncio runner in ``_trunks.py`` sends them through the endpoint and calls
 
 - A 401/407 is answered once with the trunk's credentials (same Call-ID, CSeq + 1,
   §22.2); a second challenge fails, unless it says ``stale=true`` (RFC 7616 §3.3).
+  The challenge is kept: refreshes and the unREGISTER carry credentials for it at
+  once (nonce count + 1), as a Sipura/SPA does; a new 401 is answered again.
 - A 2xx gives the expiry the registrar granted (our Contact's ``expires``, else the
   Expires header, §10.2.4); the refresh goes out at ``max(expires / 2, expires - 30)``.
 - 423 is retried at once with the registrar's Min-Expires (§10.3 step 7).
@@ -108,6 +110,10 @@ class TrunkRegistration:
         self.last_error: str | None = None
         self._deadline: float | None = None
         self._challenged = False  # credentials sent for the current attempt
+        #: The registrar's last challenge, answered again (nc + 1) on refreshes and the
+        #: unREGISTER (RFC 7616 §3.4.5) so they need no new round trip.
+        self._challenge: tuple[str, DigestChallenge] | None = None
+        self._nc = 0
 
     # -- state --------------------------------------------------------------------------
     def _input(self, what: RegistrationInput) -> None:
@@ -223,17 +229,10 @@ class TrunkRegistration:
             return None
         self._input(RegistrationInput.CHALLENGED)
         self._challenged = True
-        request = self._register(self.expires)
-        credentials = make_credentials(
-            challenge,
-            username=self.trunk.username,
-            password=self.trunk.password,
-            method="REGISTER",
-            uri=request.uri,
-        )
         name = "Authorization" if response.status_code == 401 else "Proxy-Authorization"
-        request.headers.add(name, str(credentials))
-        return request
+        self._challenge = (name, challenge)
+        self._nc = 0
+        return self._register(self.expires)
 
     # -- building -----------------------------------------------------------------------
     def _register(self, expires: int) -> Request:
@@ -249,7 +248,20 @@ class TrunkRegistration:
             ("Contact", self.contact),
             ("Expires", str(expires)),
         ]
-        return Request("REGISTER", trunk.request_uri(""), headers)
+        request = Request("REGISTER", trunk.request_uri(""), headers)
+        if self._challenge is not None:
+            name, challenge = self._challenge
+            self._nc += 1
+            credentials = make_credentials(
+                challenge,
+                username=trunk.username,
+                password=trunk.password,
+                method="REGISTER",
+                uri=request.uri,
+                nc=self._nc,
+            )
+            request.headers.add(name, str(credentials))
+        return request
 
 
 def _delta_seconds(value: str | None) -> int | None:
