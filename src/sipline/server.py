@@ -46,6 +46,7 @@ from sipline.media import (
     RtpRelay,
     relay_session_factory,
 )
+from sipline.messaging import MessageRelay
 from sipline.proxy import LocalIdentity, Proxy, ProxyConfig
 from sipline.registrar import Registrar, RegistrarConfig
 from sipline.routing import parse_dialplan
@@ -98,6 +99,7 @@ class Dispatcher:
         calls: CallEngine,
         domains: Callable[[], frozenset[str]],
         challenge_invites: bool,
+        messages: MessageRelay | None = None,
         from_trunk: Callable[[IncomingRequest], object | None] | None = None,
     ) -> None:
         self.registrar = registrar
@@ -105,6 +107,8 @@ class Dispatcher:
         self.calls = calls
         self._domains = domains
         self._challenge_invites = challenge_invites
+        #: Out-of-dialog MESSAGE (RFC 3428) goes here when set, after the same 407.
+        self.messages = messages
         #: The trunk an INVITE comes from (``Trunks.inbound``: trusted, its DID
         #: normalised for the dialplan), or None; None: no trunks configured.
         self.from_trunk = from_trunk
@@ -148,9 +152,16 @@ class Dispatcher:
                 incoming.respond(result.status_code, result.reason)
                 return
             consume_credentials(request, self._realm(request))
+            if self.messages is not None and request.method == "MESSAGE":
+                aor = None if result.user is None else result.user.aor
+                await self.messages.handle(incoming, authenticated=aor)
+                return
             if isinstance(self.calls, B2bua) and result.user is not None:
                 await self.calls.handle_request(incoming, authenticated=result.user.aor)
                 return
+        if self.messages is not None and request.method == "MESSAGE" and not incoming.in_dialog:
+            await self.messages.handle(incoming)
+            return
         await self.calls.handle_request(incoming)
 
     def _from_local_user(self, request: Request) -> bool:
@@ -278,6 +289,7 @@ class Server:
             calls=calls,
             domains=lambda: self.domains,
             challenge_invites=auth.invite,
+            messages=MessageRelay(None, store, users=store) if isinstance(calls, B2bua) else None,
             from_trunk=self.trunks.inbound if self.trunks.trunks else None,
         )
         tls = TlsConfig(
@@ -327,6 +339,8 @@ class Server:
         )
         if isinstance(calls, Proxy | B2bua):
             calls.attach(self.endpoint)
+        if dispatcher.messages is not None:
+            dispatcher.messages.attach(self.endpoint)
         await self.endpoint.start()
         self.identity = self._local_identity(self.endpoint)
         self.trunks.start(self.endpoint)
