@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import pytest
 from harness import ServerFactory, ServerProcess
+from media_peers import media_address
+from media_support import rtp_port_range
 from transfer_peers import Phone, request, sdp
 
 from sipline.dialog import Dialog
@@ -241,3 +243,63 @@ def test_invite_with_unknown_replaces_is_481(phones: tuple[Phone, Phone, Phone])
     _, _, d = phones
     d.invite("1001", SDP_C, extra=[("Replaces", "nosuchcall;to-tag=1;from-tag=2")])
     assert d.expect_final("INVITE").status_code == 481
+
+
+def test_blind_transfer_through_the_rtp_relay(
+    sipline_server: ServerFactory, tmp_path: Path
+) -> None:
+    """With the relay, every SDP a party gets names the relay, and the transferee keeps
+    its relay port: C's offer reaches B anchored on the port B already sends to."""
+    low, high = rtp_port_range()
+    config = tmp_path / "relay.toml"
+    config.write_text(
+        CONFIG.replace('mode = "bypass"', f'mode = "relay"\nrtp_ports = "{low}-{high}"')
+    )
+    server = sipline_server(
+        *("--config", str(config), "--listen", "udp:{host}:{port}", "--data", "{data_dir}"),
+        *("--domain", "127.0.0.1", "--admin", "off"),
+    )
+    a, b, c = (Phone(user, server.port) for user in ("1000", "1001", "1002"))
+    try:
+        for phone in (a, b, c):
+            phone.register()
+        invite = a.invite("1001", SDP_A)
+        incoming = b.expect_request("INVITE")
+        b_port = media_address(incoming.body)[1]
+        assert low <= b_port <= high
+        b_dialog = b.answer(incoming, SDP_B)
+        a_dialog = a.acknowledge(invite, a.expect_final("INVITE"))
+
+        assert (
+            a.send_in_dialog(a_dialog, "REFER", [("Refer-To", "<sip:1002@127.0.0.1>")]).status_code
+            == 202
+        )
+        c_invite = c.expect_request("INVITE")
+        c.respond(
+            c_invite,
+            200,
+            to_tag="c1",
+            headers=[("Contact", c.contact), ("Content-Type", "application/sdp")],
+            body=SDP_C,
+        )
+        reinvite = b.expect_request("INVITE")
+        assert media_address(reinvite.body) == ("127.0.0.1", b_port)  # B's relay port kept
+        b.respond(
+            reinvite,
+            200,
+            to_tag=b_dialog.local_tag,
+            headers=[("Contact", b.contact), ("Content-Type", "application/sdp")],
+            body=sdp("b", 42000, version=2),
+        )
+        ack = c.expect_request("ACK")
+        c_side = media_address(ack.body)
+        assert c_side[0] == "127.0.0.1"
+        assert low <= c_side[1] <= high
+        assert c_side[1] != b_port
+        assert final_notify(a)[0] == "SIP/2.0 200 OK"
+        expect_bye(a, a_dialog.call_id)
+        c_dialog = Dialog.as_uas(c_invite, "c1", local_contact=c.contact, early=False)
+        bye_reaches(c, c_dialog, b, b_dialog)
+    finally:
+        for phone in (a, b, c):
+            phone.close()
