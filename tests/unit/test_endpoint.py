@@ -307,3 +307,51 @@ def test_options_to_the_server_are_answered_without_a_transaction() -> None:
                 assert endpoint.stats.options_answered == 2
 
     run(scenario)
+
+
+def test_rfc3263_targets_fail_over_to_the_next_after_a_timeout() -> None:
+    from test_transport_dns import FakeResolver
+
+    async def scenario() -> None:
+        server_app = AnsweringApp()
+        async with running(server_app, "udp:127.0.0.1:0") as server:
+            good = server.listeners[0].port
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+                silent.bind(("127.0.0.1", 0))
+                dead = silent.getsockname()[1]
+                zone = {
+                    ("_sip._udp.pbx.test", "SRV"): [
+                        f"10 0 {dead} dead.pbx.test.",
+                        f"20 0 {good} good.pbx.test.",
+                    ],
+                    ("dead.pbx.test", "A"): ["127.0.0.1"],
+                    ("good.pbx.test", "A"): ["127.0.0.1"],
+                }
+                config = EndpointConfig(
+                    transport=TransportConfig(listen=(parse_listen_spec("udp:127.0.0.1:0"),)),
+                    transactions=TransactionConfig(t1=0.02, t2=0.2, t4=0.2),
+                )
+                client = Endpoint(config, AnsweringApp(), resolver=FakeResolver(zone))
+                await client.start()
+                try:
+                    request = make_request(
+                        "OPTIONS",
+                        "sip:1000@pbx.test",
+                        via="",
+                        from_=f"<sip:c@127.0.0.1>;tag={new_tag()}",
+                        to="<sip:1000@pbx.test>",
+                        call_id=new_call_id(),
+                        cseq=1,
+                    )
+                    request.headers.remove("Via")
+                    outgoing = client.send_request(request)
+                    final = await outgoing.final_response()
+                    # The SRV target with the lower priority value was silent (Timer F);
+                    # the request went on to the second and was answered there.
+                    assert final.status_code == 200
+                    assert outgoing.destination is not None
+                    assert outgoing.destination.port == good
+                finally:
+                    await client.close()
+
+    run(scenario)
