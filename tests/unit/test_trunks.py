@@ -381,3 +381,16 @@ def test_trunk_for_source() -> None:
     assert status.state == "not_registering"
     assert status.target == "udp:192.0.2.10"
     assert "password" not in status.extra
+
+
+def test_dialplan_trunk_targets_must_name_a_trunk() -> None:
+    dialplan = [{"match": "^(0\\d+)$", "actions": ["bridge trunk/provdier/$1|trunk/b/$1"]}]
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({"dialplan": dialplan, "trunks": [{"name": "b", "host": "h"}]})
+    assert info.value.problems == [
+        "dialplan[0].actions[0]: no trunk named 'provdier'; configured: b"
+    ]
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({"dialplan": dialplan})
+    assert len(info.value.problems) == 2
+    config_from_dict({"dialplan": dialplan[:0], "trunks": [{"name": "b", "host": "h"}]})

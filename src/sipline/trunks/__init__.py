@@ -27,6 +27,7 @@ from sipline.trunks._config import (
     TrunkConfig,
     TrunkConfigError,
     parse_trunks,
+    unknown_trunk_targets,
 )
 from sipline.trunks._outbound import present_caller, presented_number, trunk_leg
 from sipline.trunks._registration import (
@@ -61,4 +62,5 @@ __all__ = [
     "presented_number",
     "refresh_delay",
     "trunk_leg",
+    "unknown_trunk_targets",
 ]

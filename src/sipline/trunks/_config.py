@@ -27,9 +27,11 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from sipline.routing import Dialplan
 
 __all__ = [
     "TRANSPORTS",
@@ -37,6 +39,7 @@ __all__ = [
     "TrunkConfig",
     "TrunkConfigError",
     "parse_trunks",
+    "unknown_trunk_targets",
 ]
 
 TRANSPORTS = ("udp", "tcp", "tls")
@@ -313,3 +316,22 @@ def _inbound_address(text: str) -> InboundAddress | None:
     except ValueError:
         return None
     return InboundAddress(ipaddress.ip_network(address), int(port))
+
+
+def unknown_trunk_targets(dialplan: Dialplan, names: Iterable[str]) -> list[str]:
+    """One line per dialplan ``trunk/NAME/...`` target whose NAME is not a configured
+    trunk (names filled in from ``$N`` at call time are not checked)."""
+    known = sorted(set(names))
+    problems: list[str] = []
+    for rule in dialplan.rules:
+        for action in rule.actions:
+            for group in action.groups:
+                for target in group:
+                    if target.kind != "trunk" or "$" in target.value:
+                        continue
+                    if target.value not in known:
+                        listed = ", ".join(known) if known else "none ([[trunks]] entries)"
+                        problems.append(
+                            f"{action.where}: no trunk named {target.value!r}; configured: {listed}"
+                        )
+    return problems
