@@ -298,13 +298,8 @@ def _check_semantics(config: Config, problems: list[str]) -> None:
             parse_dialplan(config.dialplan)
         except DialplanError as exc:
             problems.append(str(exc))
-    if config.trunks:
-        from sipline.trunks import TrunkConfigError, parse_trunks
-
-        try:
-            parse_trunks(config.trunks)
-        except TrunkConfigError as exc:
-            problems.extend(exc.problems)
+    if config.trunks or config.dialplan:
+        _check_trunks(config, problems)
     if config.trace.hep:
         from sipline.trace import parse_host_port
 
@@ -324,6 +319,20 @@ def _check_semantics(config: Config, problems: list[str]) -> None:
             problems.append(
                 f"auth.trusted_networks[{index}]: {network!r} is not a network such as 10.0.0.0/8"
             )
+
+
+def _check_trunks(config: Config, problems: list[str]) -> None:
+    """``[[trunks]]``, and the dialplan's trunk/NAME targets against their names."""
+    from sipline.routing import DialplanError, parse_dialplan
+    from sipline.trunks import TrunkConfigError, parse_trunks, unknown_trunk_targets
+
+    try:
+        names = [trunk.name for trunk in parse_trunks(config.trunks)]
+        problems.extend(unknown_trunk_targets(parse_dialplan(config.dialplan), names))
+    except TrunkConfigError as exc:
+        problems.extend(exc.problems)
+    except DialplanError:
+        pass  # reported by the dialplan check
 
 
 def _suggest(word: str, options: list[str]) -> str:
