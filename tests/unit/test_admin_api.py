@@ -362,7 +362,7 @@ def test_calls_show_legs_and_hang_up(tmp_path: Path) -> None:
 
 # -- trunks -----------------------------------------------------------------------------------
 def test_configured_trunks_show_unknown_state_without_secrets(tmp_path: Path) -> None:
-    config = {"trunks": [{"name": "up", "proxy": "sip.example.net", "password": "hunter2"}]}
+    config = {"trunks": [{"name": "up", "host": "sip.example.net", "password": "hunter2"}]}
 
     async def scenario() -> None:
         async with admin_client(tmp_path, config=config) as (client, _):
