@@ -5,7 +5,8 @@ each new request as an ``IncomingRequest`` to answer, and sends requests with
 ``Endpoint.send_request`` (iterate the returned ``ClientRequest`` for responses).
 """
 
-from sipline.endpoint._endpoint import Application, Endpoint, EndpointConfig, EndpointStats
+from sipline.endpoint._config import Application, EndpointConfig, EndpointStats
+from sipline.endpoint._endpoint import Endpoint
 from sipline.endpoint._requests import ClientRequest, IncomingRequest
 from sipline.endpoint._via import bad_request_response, response_destination, stamp_received
 

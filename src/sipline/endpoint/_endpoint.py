@@ -13,10 +13,9 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from sipline import __version__
+from sipline.endpoint._config import Application, EndpointConfig, EndpointStats
 from sipline.endpoint._requests import ClientRequest, IncomingRequest
 from sipline.endpoint._via import (
     bad_request_response,
@@ -26,7 +25,6 @@ from sipline.endpoint._via import (
 )
 from sipline.logcontext import current_call_id
 from sipline.sip import (
-    DEFAULT_SUPPORTED,
     Address,
     Message,
     RemoteProtocolError,
@@ -47,7 +45,6 @@ from sipline.transaction import (
     ResponseReceived,
     ServerInviteTransaction,
     StrayResponseReceived,
-    TransactionConfig,
     TransactionLayer,
     TransactionTerminated,
     TransactionTimedOut,
@@ -57,7 +54,6 @@ from sipline.transaction import (
 from sipline.transport import (
     BadMessage,
     TraceSink,
-    TransportConfig,
     TransportError,
     TransportLayer,
     UdpTransport,
@@ -70,47 +66,6 @@ logger = logging.getLogger("sipline.endpoint")
 #: the ones that end at this element (§8.2, RFC 4475 §3.3.11).
 _LOCAL_METHODS = frozenset({"REGISTER", "OPTIONS", "ACK", "CANCEL"})
 _WILDCARDS = frozenset({"0.0.0.0", "::"})  # noqa: S104 - recognising, not binding
-
-
-class Application(Protocol):
-    """What the endpoint hands requests to (registrar, proxy, B2BUA...)."""
-
-    async def handle_request(self, incoming: IncomingRequest) -> None:
-        """Answer ``incoming`` (now or later) with ``incoming.respond(...)``."""
-
-    def handle_ack(self, request: Request, source: Address) -> None:
-        """An ACK for a 2xx (or one no transaction absorbed)."""
-
-    def handle_stray_response(self, response: Response, source: Address) -> None:
-        """A response no client transaction matches (late 2xx of a forked INVITE...)."""
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointConfig:
-    """How the endpoint behaves; built once from the config file."""
-
-    transport: TransportConfig
-    transactions: TransactionConfig = field(default_factory=TransactionConfig)
-    allowed_methods: tuple[str, ...] = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER")
-    supported: tuple[str, ...] = tuple(sorted(DEFAULT_SUPPORTED))
-    accept: tuple[str, ...] = ("application/sdp",)
-    #: Address put in Via/Contact when a listener is bound to a wildcard address.
-    advertised_host: str | None = None
-    user_agent: str = f"sipline/{__version__}"
-    #: Act as a proxy (RFC 3261 §16.3): Proxy-Require is checked instead of Require,
-    #: and OPTIONS addressed to a user are the application's to forward.
-    proxy: bool = False
-
-
-@dataclass(slots=True)
-class EndpointStats:
-    bad_requests_answered: int = 0
-    unparsable_dropped: int = 0
-    rejected_requests: int = 0
-    responses_dropped: int = 0
-    send_failures: int = 0
-    blocked_dropped: int = 0
-    options_answered: int = 0
 
 
 class Endpoint:
