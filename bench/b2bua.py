@@ -6,7 +6,7 @@ pinned to one core with `taskset -c 0`; SIPp runs bench-peers' `call_uac.xml` (I
 100 / 180 / 200 / ACK / BYE / 200, zero hold time, no media) against it and `call_uas.xml`
 on another port answers, both pinned to the other core.  The callee is reached by
 registration (`uas` registered with its Contact, dialplan `bridge user/uas`, as in
-tests/integration/test_calls.py) or, with `--route static`, by `bridge sip/uas@HOST:PORT`.
+tests/integration/test_calls.py) or, with `--route static`, by `bridge sip/sip:uas@HOST:PORT`.
 The ladder of bench-peers: each rung offers a fixed rate for --step-seconds to a fresh
 server and UAS; it passes with <0.1% failed calls, no backlog (SIPp done within 5% + 1 s
 of the rung time) and retransmissions for <2% of calls.  The rate doubles until a rung
@@ -229,7 +229,7 @@ def start_server(
 ) -> Server:
     data = work / "data"
     shutil.rmtree(data, ignore_errors=True)
-    target = f"sip/uas@{HOST}:{uas_port}" if args.route == "static" else "user/uas"
+    target = f"sip/sip:uas@{HOST}:{uas_port}" if args.route == "static" else "user/uas"
     config = work / "sipline.toml"
     config.write_text(CONFIG.format(target=target))
     port = port or free_port()
