@@ -675,9 +675,10 @@ class B2bua:
 
         The endpoint keeps the a-leg's IncomingRequest and each b-leg's ClientRequest
         until their transactions end (64*T1 = 32 s after a 2xx, RFC 6026 §8.7/§8.4):
-        their callbacks held the whole call, ~35 KB per call that a load of 300
-        calls/s multiplied into 300 MB of RSS.  A late 2xx of a b-leg still gets its
-        ACK (and a BYE when it is another fork) through the leg alone.
+        their callbacks held the whole call (dialogs, media session, route, CDR
+        data; ~2 KB a call, the transactions' own messages are the rest of the
+        ~30 KB a call the server holds that long).  A late 2xx of a b-leg still
+        gets its ACK (and a BYE when it is another fork) through the leg alone.
         """
         incoming = call.incoming
         incoming.on_cancel = None
