@@ -5,6 +5,8 @@
   packets), SIPp calls ``9196`` (``actions = ["echo"]``) and replays it after the ACK,
   and a loopback capture shows sipline sending SIPp's media port the same payloads, in
   the same order, as SIPp sent (SSRC, sequence numbers and timestamps are sipline's).
+  The tone swells so that no two payloads are equal. SIPp 3.6.1 (built with PCAP
+  support here) replays through a raw socket, so it needs root or CAP_NET_RAW.
 - Two baresip phones (sine microphones: the caller 440 Hz, the callee 1000 Hz) call
   each other through a rule ``["record call.wav", "bridge user/$1"]``: the stereo WAV
   sipline writes in ``DATA/recordings`` holds the caller's tone on the left channel
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import socket
 import struct
+import sys
 import time
+import wave
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,15 +28,22 @@ from pathlib import Path
 import dpkt
 import pytest
 from harness import (
+    Baresip,
+    BaresipFactory,
     CaptureFactory,
     ServerFactory,
     ServerProcess,
     SippFactory,
+    account_line,
 )
 from media_peers import tone
 from media_support import (
+    goertzel_power,
     import_users,
+    rtp_flows,
     rtp_port_range,
+    strongest,
+    tone_frequency,
 )
 
 from sipline.media import rtp_payload, ulaw_encode
@@ -158,3 +169,93 @@ def test_echo_returns_what_sipp_plays_from_a_pcap(
     ssrcs = {struct.unpack_from("!I", d[2], 8)[0] for d in back}
     assert len(ssrcs) == 1
     assert ssrcs != {0x5EED}
+
+
+# -- 2. a recorded bridge between two baresip phones -------------------------------------
+
+
+def phone(baresip: BaresipFactory, user: str, server: ServerProcess, tone_hz: int) -> Baresip:
+    line = account_line(user, DOMAIN, password=USERS[user], outbound=server.hostport)
+    started = baresip(f"phone-{user}").start(
+        line, extra_config={"audio_source": f"ausine,{tone_hz}"}
+    )
+    assert started.wait_registered(), started.output()
+    return started
+
+
+def stereo_wav(path: Path, timeout: float = 5.0) -> tuple[array[int], array[int], int]:
+    """The left and right channels of a finished 16-bit stereo WAV, and its rate."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with wave.open(str(path), "rb") as reader:
+                channels, width = reader.getnchannels(), reader.getsampwidth()
+                rate, frames = reader.getframerate(), reader.readframes(reader.getnframes())
+            break
+        except (FileNotFoundError, EOFError, wave.Error):
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+    assert (channels, width) == (2, 2), f"{path}: {channels} channels of {width * 8} bits"
+    samples = array("h", frames)
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return array("h", samples[0::2]), array("h", samples[1::2]), rate
+
+
+def assert_tone(samples: array[int], rate: int, tone_hz: int, other: int, side: str) -> None:
+    measured = tone_frequency(samples, rate)
+    assert abs(measured - tone_hz) < tone_hz * 0.05, f"{side}: {measured:.0f} Hz"
+    assert strongest(samples, rate, (tone_hz, other, tone_hz * 2, 300, 2000)) == tone_hz
+    assert goertzel_power(samples, rate, tone_hz) > 20 * goertzel_power(samples, rate, other)
+
+
+def test_recorded_call_between_two_baresip_phones(
+    sipline_server: ServerFactory,
+    baresip: BaresipFactory,
+    tshark: CaptureFactory,
+    harness_dir: Path,
+) -> None:
+    ports = rtp_port_range()
+    rules = (
+        '[[dialplan]]\nmatch = "^(1\\\\d{3})$"\nactions = ["record call.wav", "bridge user/$1"]\n'
+    )
+    server = start_server(
+        sipline_server, harness_dir, media_config(ports, auth=True, rules=rules), users=True
+    )
+    alice = phone(baresip, "1000", server, CALLER_TONE)
+    bob = phone(baresip, "1001", server, CALLEE_TONE)
+    capture = tshark(bpf=f"udp portrange {ports[0]}-{ports[1]} or udp port {server.port}")
+
+    alice.dial(f"sip:1001@{DOMAIN}")
+    bob.wait_event("CALL_INCOMING")
+    bob.accept()
+    alice.wait_event("CALL_ESTABLISHED")
+    bob.wait_event("CALL_ESTABLISHED")
+    time.sleep(TALK_SECONDS)
+    alice.hangup()
+    alice.wait_event("CALL_CLOSED")
+    bob.wait_event("CALL_CLOSED")
+    time.sleep(0.3)  # the last RTP in flight
+    capture.stop()
+
+    # The recording ("record call.wav" is relative to DATA/recordings): stereo, the
+    # caller's tone on the left channel, the callee's on the right.
+    left, right, rate = stereo_wav(server.data_dir / "recordings" / "call.wav")
+    assert len(left) > rate * (TALK_SECONDS - 1), f"{len(left) / rate:.1f} s recorded"
+    assert_tone(left, rate, CALLER_TONE, CALLEE_TONE, "left (caller)")
+    assert_tone(right, rate, CALLEE_TONE, CALLER_TONE, "right (callee)")
+
+    # RTP both ways on both legs, every datagram to or from a relay port.
+    low, high = ports
+    flows = rtp_flows(capture.pcap_path, ports)
+    rtp = {f: n for f, n in flows.items() if n >= 50}  # RTCP is a few packets
+    relay_ports = {p for f in rtp for p in (f[1], f[3]) if low <= p <= high}
+    assert len(relay_ports) == 2, f"RTP flows: {flows}"  # one relay port per phone
+    for port in relay_ports:
+        into = [n for f, n in rtp.items() if f[3] == port]
+        out_of = [n for f, n in rtp.items() if f[1] == port]
+        assert len(into) == len(out_of) == 1, flows
+        assert min(*into, *out_of) > 25 * TALK_SECONDS, flows
+    phone_ports = {p for f in rtp for p in (f[1], f[3]) if not low <= p <= high}
+    assert len(phone_ports) == 2, f"phones' RTP ports: {phone_ports}"
