@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -98,6 +100,18 @@ def test_trunk_registers_and_shows_registered(
     assert status["registrar"] == f"udp:127.0.0.1:{registrar.port}"
     assert 590 < status["expires_at"] - time.time() <= 600
     assert "password" not in status
+    console = subprocess.run(
+        [sys.executable, "-m", "sipline.cli", "status", "--data", str(harness_dir / "data")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert console.returncode == 0, console.stderr
+    assert any(
+        line.split()[:3] == ["trunk", "provider", "registered"]
+        for line in console.stdout.splitlines()
+    ), console.stdout
     server.stop()  # SIGTERM: the trunk unregisters (Expires: 0, cached credentials)
     registrar.wait_result(timeout=10).assert_ok(calls=1)
 

@@ -161,7 +161,12 @@ def _status(client: AdminClient, args: argparse.Namespace) -> int:
         ("calls", f"{counts['active_calls']} live, {data['calls_per_second']:.2f}/s"),
         ("trace", ("on" if trace["enabled"] else "off") if trace["available"] else "unavailable"),
     ]
-    print("\n".join(f"{name:<14}{value}" for name, value in rows))
+    trunks = client.get_json("/api/trunks")["trunks"]
+    rows.extend(
+        (f"trunk {t['name']}", f"{t['state']} {t.get('detail') or ''}".strip()) for t in trunks
+    )
+    width = max(14, *(len(name) + 2 for name, _ in rows))
+    print("\n".join(f"{name:<{width}}{value}" for name, value in rows))
     return 0
 
 
