@@ -180,10 +180,27 @@ def _fast_via(transport: str, host: str, port: int | None, params: Params) -> Vi
     return via
 
 
+# The usual Via: the host is the run of host characters after the space (':', ';' and
+# the end cannot be part of it), checked against IPv4address / hostname by
+# ``_is_simple_host``, whose answers are kept: a server sees the same few hosts.
 _VIA_FAST_RE = re.compile(
-    f"SIP/2\\.0/([A-Za-z]+) ({IPV4_PATTERN}|{HOSTNAME_PATTERN})(?::([0-9]{{1,5}}))?"
-    f"({_SIMPLE_PARAMS})"
+    f"SIP/2\\.0/([A-Za-z]+) ([A-Za-z0-9_.\\-]+)(?::([0-9]{{1,5}}))?({_SIMPLE_PARAMS})"
 )
+_SIMPLE_HOST_RE = re.compile(f"{IPV4_PATTERN}|{HOSTNAME_PATTERN}")
+_SIMPLE_HOSTS: dict[str, bool] = {}  # host -> matches _SIMPLE_HOST_RE; bounded
+_SIMPLE_HOSTS_LIMIT = 4096
+
+
+def _is_simple_host(host: str) -> bool:
+    known = _SIMPLE_HOSTS.get(host)
+    if known is not None:
+        return known
+    simple = _SIMPLE_HOST_RE.fullmatch(host) is not None
+    if len(_SIMPLE_HOSTS) < _SIMPLE_HOSTS_LIMIT:
+        _SIMPLE_HOSTS[host] = simple
+    return simple
+
+
 # via-parm = sent-protocol LWS sent-by *( SEMI via-params ), with SLASH, COLON and
 # SEMI allowing LWS on both sides (§25.1).
 _VIA_RE = re.compile(
@@ -206,6 +223,8 @@ def _parse_via(text: str) -> Via:
     if m is None:
         return _parse_via_slow(text)
     transport, host, port, params = m.groups()
+    if not _is_simple_host(host):
+        return _parse_via_slow(text)
     port_number = None if port is None else int(port)
     if port_number is not None and port_number > 65535:
         raise SipParseError(f"Via port out of range: {port}", header="Via")
@@ -317,13 +336,31 @@ def _parse_name_addr_cached(text: str, header: str) -> NameAddress:
     m = _NAME_ADDR_FAST_RE.fullmatch(text)
     if m is not None:
         quoted, token, uri, params = m.groups()
-        return NameAddress(
+        return _fast_name_addr(
             _uri(uri, header), token if quoted is None else quoted, _simple_params(params)
         )
     m = _ADDR_SPEC_FAST_RE.fullmatch(text)
     if m is not None:
-        return NameAddress(_uri(m.group(1), header), None, _simple_params(m.group(2)))
+        uri, params = m.groups()
+        return _fast_name_addr(_uri(uri, header), None, _simple_params(params))
     return _parse_name_addr_slow(text, header)
+
+
+_SET_NAME_ADDR_FIELDS = tuple(
+    getattr(NameAddress, name).__set__ for name in ("uri", "display_name", "params", "is_star")
+)
+
+
+def _fast_name_addr(uri: Uri, display_name: str | None, params: Params) -> NameAddress:
+    """``NameAddress(uri, display_name, params)`` with the slots set directly (as
+    ``_fast_via``): the same frozen object at about half the cost."""
+    name_addr: NameAddress = _new_object(NameAddress)
+    set_uri, set_display_name, set_params, set_is_star = _SET_NAME_ADDR_FIELDS
+    set_uri(name_addr, uri)
+    set_display_name(name_addr, display_name)
+    set_params(name_addr, params)
+    set_is_star(name_addr, False)
+    return name_addr
 
 
 def _uri(text: str, header: str) -> Uri:
