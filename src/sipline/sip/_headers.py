@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import Any
 
 from sipline.sip._errors import SipParseError
@@ -98,18 +99,27 @@ def header_keys(names: Sequence[str]) -> list[str]:
     return found  # type: ignore[return-value]  # no None in it
 
 
+_strip = str.strip
+
+
 class Headers:
     """Ordered header lines with case-insensitive, compact-form-aware look-ups.
 
     Iteration yields ``(name, value)`` pairs as on the wire.  Every mutation bumps
     ``version`` so a message knows its original bytes are stale, and drops the
     look-up tables and the typed values parsed from the lines (``_parsed``).
+
+    Lines from the parser stay as two tuples (names, values not yet stripped of
+    LWS): a value is stripped when looked up, and the ``(name, value)`` pairs are
+    made only when the lines are iterated or changed (``_lines``).
     """
 
-    __slots__ = ("_dups", "_first", "_items", "_keys", "_parsed", "version")
+    __slots__ = ("_dups", "_first", "_items", "_keys", "_names", "_parsed", "_values", "version")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items: list[tuple[str, str]] = list(items)
+        self._items: list[tuple[str, str]] | None = list(items)
+        self._names: Sequence[str] = ()  # with _values: the parser's lines, until _lines()
+        self._values: Sequence[str] = ()
         self._keys: list[str] | None = None  # canonical key of each line
         self._first: dict[str, int] | None = None  # key -> position of its first line
         self._dups = False  # some key has more than one line
@@ -122,10 +132,39 @@ class Headers:
         """Wrap lines whose canonical keys the parser has already computed."""
         headers = cls.__new__(cls)
         headers._items = items
+        headers._names = headers._values = ()
         headers._set_keys(keys)
         headers._parsed = {}
         headers.version = 0
         return headers
+
+    @classmethod
+    def _from_split(cls, names: Sequence[str], values: Sequence[str], keys: list[str]) -> Headers:
+        """Wrap the parser's lines: names, values still to strip of LWS, and keys."""
+        headers = cls.__new__(cls)
+        headers._items = None
+        headers._names = names
+        headers._values = values
+        headers._set_keys(keys)
+        headers._parsed = {}
+        headers.version = 0
+        return headers
+
+    def _lines(self) -> list[tuple[str, str]]:
+        """The ``(name, value)`` list, made from the parser's split lines on first use."""
+        items = self._items
+        if items is None:
+            values = map(_strip, self._values, repeat(" \t"))
+            items = self._items = list(zip(self._names, values, strict=True))
+            self._names = self._values = ()
+        return items
+
+    def _value(self, position: int) -> str:
+        """The value of the ``position``-th line."""
+        items = self._items
+        if items is None:
+            return self._values[position].strip(" \t")
+        return items[position][1]
 
     def _set_keys(self, keys: list[str]) -> dict[str, int]:
         self._keys = keys
@@ -140,7 +179,7 @@ class Headers:
     def _first_positions(self) -> dict[str, int]:
         first = self._first
         if first is None:
-            first = self._set_keys(header_keys([name for name, _ in self._items]))
+            first = self._set_keys(header_keys([name for name, _ in self._lines()]))
         return first
 
     # -- look-ups -----------------------------------------------------------------
@@ -181,16 +220,15 @@ class Headers:
             position = first.get(header_key(name))
             if position is None:
                 return default
-        return self._items[position][1]
+        return self._value(position)
 
     def get_all(self, name: str) -> list[str]:
         """The value of every header line called ``name``, in order."""
-        items = self._items
         if not self._dups and self._first is not None:
             position = self._first.get(name)  # a canonical key, as the message views pass
             if position is not None:
-                return [items[position][1]]
-        return [items[p][1] for p in self._positions(name)]
+                return [self._value(position)]
+        return [self._value(p) for p in self._positions(name)]
 
     def values(self, name: str) -> list[str]:
         """Every comma-separated element of the header lines called ``name``."""
@@ -209,24 +247,25 @@ class Headers:
         return isinstance(name, str) and bool(self._positions(name))
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items)
+        return iter(self._lines())
 
     def __len__(self) -> int:
-        return len(self._items)
+        items = self._items
+        return len(self._names) if items is None else len(items)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Headers):
             return NotImplemented
-        return self._items == other._items
+        return self._lines() == other._lines()
 
     def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
+        return f"Headers({self._lines()!r})"
 
     def items(self) -> list[tuple[str, str]]:
-        return list(self._items)
+        return list(self._lines())
 
     def copy(self) -> Headers:
-        return Headers(self._items)
+        return Headers(self._lines())
 
     # -- mutations ------------------------------------------------------------------
     def _changed(self) -> None:
@@ -237,21 +276,22 @@ class Headers:
     def add(self, name: str, value: str) -> None:
         """Append a header line."""
         header_key(name)
-        self._items.append((name, value))
+        self._lines().append((name, value))
         self._changed()
 
     def prepend(self, name: str, value: str) -> None:
         """Insert a header line before every other line (a new top Via, say)."""
         header_key(name)
-        self._items.insert(0, (name, value))
+        self._lines().insert(0, (name, value))
         self._changed()
 
     def insert_before(self, name: str, new_name: str, value: str) -> None:
         """Insert a line just before the first line called ``name`` (or append)."""
         header_key(new_name)
         positions = self._positions(name)
-        at = positions[0] if positions else len(self._items)
-        self._items.insert(at, (new_name, value))
+        items = self._lines()
+        at = positions[0] if positions else len(items)
+        items.insert(at, (new_name, value))
         self._changed()
 
     def set(self, name: str, value: str) -> None:
@@ -261,34 +301,38 @@ class Headers:
             self.add(name, value)
             return
         first, *rest = positions
-        self._items[first] = (self._items[first][0], value)
+        items = self._lines()
+        items[first] = (items[first][0], value)
         for position in reversed(rest):
-            del self._items[position]
+            del items[position]
         self._changed()
 
     def remove(self, name: str) -> int:
         """Remove every line called ``name``; returns how many were removed."""
         positions = self._positions(name)
-        for position in reversed(positions):
-            del self._items[position]
         if positions:
+            items = self._lines()
+            for position in reversed(positions):
+                del items[position]
             self._changed()
         return len(positions)
 
     def replace_at(self, position: int, value: str) -> None:
         """Replace the value of the ``position``-th line of the whole section."""
-        self._items[position] = (self._items[position][0], value)
+        items = self._lines()
+        items[position] = (items[position][0], value)
         self._changed()
 
     def _replace_value(self, position: int, value: str, key: str, parsed: Any) -> None:
         """Replace one line's value and its parsed view only: the other lines, their
         positions and views stay valid (a Via stamped with received/rport)."""
-        self._items[position] = (self._items[position][0], value)
+        items = self._lines()
+        items[position] = (items[position][0], value)
         self._parsed[key] = parsed
         self.version += 1
 
     def delete_at(self, position: int) -> None:
-        del self._items[position]
+        del self._lines()[position]
         self._changed()
 
     def positions(self, name: str) -> list[int]:

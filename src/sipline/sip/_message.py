@@ -140,7 +140,7 @@ class _Message:
             raise LocalProtocolError("the message has no Via to replace")
         headers = self.headers
         position = headers.positions("via")[0]
-        line = headers._items[position][1]
+        line = headers._value(position)
         rest = split_top_level(line)[1:] if "," in line else []
         text = ", ".join([str(via), *rest])
         headers._replace_value(position, text, "via", [via, *vias[1:]])
@@ -439,6 +439,20 @@ def _fast_headers(head: str, lines: list[str], lf_only: bool) -> Headers | None:
     del lines[0]  # the start line
     if not lines:
         return Headers._from_parsed([], [])
+    # The usual line is "Name: value": split there, and the values are stripped only
+    # when looked up (Headers._value / _lines).  A known spelling has no colon, so
+    # its line's first colon is the one of ": "; anything else is split below.
+    names, colons, values = zip(*map(_partition, lines, repeat(": ")), strict=False)
+    if "" not in colons:
+        found = list(map(_KEY_CACHE.get, names))
+        if None not in found:
+            return Headers._from_split(names, values, found)  # type: ignore[arg-type]
+    return _split_at_colons(head, lines, lf_only)
+
+
+def _split_at_colons(head: str, lines: list[str], lf_only: bool) -> Headers | None:
+    """``_fast_headers`` for lines not all written "Name: value" (or not all known
+    spellings): split at the first colon, names checked by ``header_keys``."""
     names, colons, values = zip(*map(_partition, lines, repeat(":")), strict=False)
     if "" in colons:
         return None
