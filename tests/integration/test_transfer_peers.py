@@ -26,8 +26,8 @@ hang-up ends B's call); the attended case is shown by SIPp here and by the Pytho
 in test_transfer.py.
 
 baresip's transferor sends its own BYE as soon as the NOTIFY reports 200 (as RFC 5589
-section 6.1 shows), crossing sipline's: sipline answers it 481 because the transfer has
-already dropped that dialog from its table.  The strict xfail test below records it.
+section 6.1 shows), crossing sipline's: sipline keeps the transferor's dialog as a
+leaving one for a while and answers that BYE 200 (the last test below).
 """
 
 from __future__ import annotations
@@ -312,13 +312,6 @@ def test_blind_transfer_among_three_baresip_phones(
     b.wait_event("CALL_CLOSED")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="sipline answers 481 to the transferor's own BYE sent after the final NOTIFY: "
-    "_transfer._install drops the transferor's dialog from B2bua.dialogs before the "
-    "NOTIFY 200 goes out in it (RFC 5589 section 6.1: the transferor may send that BYE)",
-)
 def test_the_transferors_own_bye_after_the_final_notify_gets_200(
     baresip: BaresipFactory, server: ServerProcess
 ) -> None:

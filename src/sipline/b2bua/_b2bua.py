@@ -123,6 +123,9 @@ class B2bua:
         self.clock = clock
         #: (Call-ID, our tag) of every leg -> its call and b-leg (None: the a-leg).
         self.dialogs: dict[tuple[str, str], tuple[Call, Leg | None]] = {}
+        #: Dialogs of parties being let go (a transferor): their own BYE, which may
+        #: cross ours (RFC 5589 §6.1), is answered 200 rather than 481.
+        self.leaving: dict[tuple[str, str], Dialog] = {}
         self.calls: set[Call] = set()
         #: Live calls by ``Call.id``, oldest first (the admin API's view).
         self._by_id: dict[str, Call] = {}

@@ -79,11 +79,22 @@ class InDialogRelay:
         self.b2bua = b2bua
 
     # -- dispatch ---------------------------------------------------------------------------
+    def _leaving_party(self, incoming: IncomingRequest, key: tuple[str, str]) -> None:
+        """A request in a dialog no longer bridged: a transferor's BYE gets 200."""
+        dialog = self.b2bua.leaving.get(key)
+        if dialog is None or incoming.request.method != "BYE":
+            incoming.respond(481)
+            return
+        del self.b2bua.leaving[key]
+        dialog.terminate()  # our own BYE, if not sent yet, is not needed any more
+        incoming.respond(200)
+
     async def handle(self, incoming: IncomingRequest) -> None:
         request = incoming.request
-        entry = self.b2bua.dialogs.get((request.call_id, request.to.tag or ""))
+        key = (request.call_id, request.to.tag or "")
+        entry = self.b2bua.dialogs.get(key)
         if entry is None:
-            incoming.respond(481)
+            self._leaving_party(incoming, key)
             return
         call, leg = entry
         from_caller = leg is None

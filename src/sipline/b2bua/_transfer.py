@@ -67,6 +67,9 @@ if TYPE_CHECKING:
 
 __all__ = ["handle_refer", "handle_replacing_invite"]
 
+#: How long a transferor's dialog is remembered after it was let go (64*T1).
+_LEAVING_SECONDS = 32.0
+
 logger = logging.getLogger("sipline.b2bua")
 
 _SDP = "application/sdp"
@@ -489,8 +492,17 @@ def _install(b2bua: B2bua, old: _Party, new: _Party, kind: str) -> None:
         b2bua.dialogs[new.key] = (call, new.leg)
     call.extra_dialogs.append(new.key)
     b2bua.dialogs.pop(old.key, None)
+    _let_go(b2bua, old)
     call.transfers.append(_note(kind, old, new, b2bua.clock()))
     logger.info("%r: %s transfer: %s replaced by %s", call, kind, old.dialog, new.dialog)
+
+
+def _let_go(b2bua: B2bua, party: _Party) -> None:
+    """Keep the leaving party's dialog for a while: its own BYE may come (RFC 5589
+    §6.1 shows a transferor hanging up after the final NOTIFY) or cross ours."""
+    key = party.key
+    b2bua.leaving[key] = party.dialog
+    asyncio.get_running_loop().call_later(_LEAVING_SECONDS, b2bua.leaving.pop, key, None)
 
 
 async def _finish_referrer(b2bua: B2bua, referrer: _Party, notifier: _Notifier) -> None:
