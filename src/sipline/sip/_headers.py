@@ -224,11 +224,25 @@ class Headers:
 
     def get_all(self, name: str) -> list[str]:
         """The value of every header line called ``name``, in order."""
-        if not self._dups and self._first is not None:
-            position = self._first.get(name)  # a canonical key, as the message views pass
-            if position is not None:
-                return [self._value(position)]
+        value = self._sole(name)
+        if value is not None:
+            return [value]
         return [self._value(p) for p in self._positions(name)]
+
+    def _sole(self, key: str) -> str | None:
+        """The value of the one line of the canonical ``key`` when the message has one
+        line per key (the usual case, known without a scan); ``None`` when ``key`` has
+        no line, when some key repeats or the table is not built: ask ``get_all``."""
+        first = self._first
+        if first is None or self._dups:
+            return None
+        position = first.get(key)
+        if position is None:
+            return None
+        items = self._items
+        if items is None:
+            return self._values[position].strip(" \t")
+        return items[position][1]
 
     def values(self, name: str) -> list[str]:
         """Every comma-separated element of the header lines called ``name``."""

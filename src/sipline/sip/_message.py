@@ -113,6 +113,9 @@ class _Message:
     # replaces: no version check per access, and a message given new headers sees them.
 
     def _single(self, key: str) -> str:
+        value = self.headers._sole(key)
+        if value is not None:
+            return value
         values = self.headers.get_all(key)
         if not values:
             raise SipParseError(f"missing {_DISPLAY_NAMES[key]} header", header=_DISPLAY_NAMES[key])
@@ -127,9 +130,13 @@ class _Message:
         cache = self.headers._parsed
         vias: list[Via] | None = cache.get("via")
         if vias is None:
-            vias = []
-            for value in self.headers.get_all("via"):
-                vias.extend(parse_via_list(value))
+            line = self.headers._sole("via")
+            if line is not None:
+                vias = parse_via_list(line)
+            else:
+                vias = []
+                for value in self.headers.get_all("via"):
+                    vias.extend(parse_via_list(value))
             cache["via"] = vias
         return vias
 
@@ -191,7 +198,8 @@ class _Message:
     def max_forwards(self) -> int | None:
         cache = self.headers._parsed
         if "max-forwards" not in cache:
-            values = self.headers.get_all("max-forwards")
+            value = self.headers._sole("max-forwards")
+            values = [value] if value is not None else self.headers.get_all("max-forwards")
             if len(values) > 1:
                 raise SipParseError("more than one Max-Forwards header", header="Max-Forwards")
             cache["max-forwards"] = (
@@ -527,7 +535,8 @@ def _check_version(version: str) -> None:
 
 
 def _content_length(message: Request | Response, available: int) -> int:
-    values = message.headers.get_all("content-length")
+    value = message.headers._sole("content-length")
+    values = [value] if value is not None else message.headers.get_all("content-length")
     if not values:
         return available  # RFC 3261 §18.3: over UDP the body runs to the datagram's end.
     if len(set(values)) > 1:
