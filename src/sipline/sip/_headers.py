@@ -100,6 +100,7 @@ def header_keys(names: Sequence[str]) -> list[str]:
 
 
 _strip = str.strip
+_POSITIONS = range(1 << 30)  # zip()ped with the keys (shorter): no range made per message
 
 
 class Headers:
@@ -169,7 +170,7 @@ class Headers:
     def _set_keys(self, keys: list[str]) -> dict[str, int]:
         self._keys = keys
         count = len(keys)
-        first = dict(zip(keys, range(count), strict=False))  # positions of the last lines
+        first = dict(zip(keys, _POSITIONS, strict=False))  # positions of the last lines
         self._dups = dups = len(first) != count
         if dups:  # right to left, so that each key keeps the position of its first line
             first = dict(zip(reversed(keys), range(count - 1, -1, -1), strict=False))

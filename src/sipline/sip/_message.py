@@ -154,7 +154,9 @@ class _Message:
 
     @property
     def top_via(self) -> Via:
-        vias = self.vias
+        vias: list[Via] | None = self.headers._parsed.get("via")
+        if vias is None:
+            vias = self.vias
         if not vias:
             raise SipParseError("missing Via header", header="Via")
         return vias[0]
@@ -299,6 +301,18 @@ class Request(_Message):
     def _identity(self) -> tuple[Any, ...]:
         return (self.method, self.uri, self.version, self.body, self.headers)
 
+    def _unmodified(self) -> bool:  # _Message._unmodified without the tuple and the loop
+        if self._raw is None or self.headers.version:
+            return False
+        method, uri, version, body, headers = self._orig
+        return (
+            self.headers is headers
+            and self.body is body
+            and self.uri is uri
+            and self.method is method
+            and self.version is version
+        )
+
     @property
     def request_uri(self) -> Uri:
         """The Request-URI, parsed (raises ``SipParseError`` when malformed)."""
@@ -334,6 +348,18 @@ class Response(_Message):
 
     def _identity(self) -> tuple[Any, ...]:
         return (self.status_code, self.reason, self.version, self.body, self.headers)
+
+    def _unmodified(self) -> bool:  # _Message._unmodified without the tuple and the loop
+        if self._raw is None or self.headers.version:
+            return False
+        status_code, reason, version, body, headers = self._orig
+        return (
+            self.headers is headers
+            and self.body is body
+            and self.reason is reason
+            and self.status_code is status_code
+            and self.version is version
+        )
 
     def __repr__(self) -> str:
         return f"<Response {self.status_code} {self.reason}>"
@@ -486,7 +512,8 @@ _strip = str.strip
 def _start_line(first: str) -> Request | Response:
     m = _REQUEST_LINE_RE.fullmatch(first)
     if m is not None:
-        return _new_request(m.group(1), m.group(2), SIP_VERSION)
+        method, uri = m.groups()
+        return _new_request(method, uri, SIP_VERSION)
     m = _STATUS_LINE_RE.fullmatch(first)
     if m is not None:
         code, reason = m.groups()
