@@ -182,10 +182,7 @@ class _Message:
         cache = self.headers._parsed
         value: str | None = cache.get("call-id")
         if value is None:
-            value = self._single("call-id")
-            if not value or " " in value or "\t" in value:
-                raise SipParseError(f"invalid Call-ID {value!r}", header="Call-ID")
-            cache["call-id"] = value
+            value = cache["call-id"] = _checked_call_id(self._single("call-id"))
         return value
 
     @property
@@ -249,7 +246,31 @@ class _Message:
     def validate(self) -> None:
         """Parse the headers every SIP element relies on; raise ``SipParseError``."""
         headers = self.headers
-        headers._first_positions()
+        first = headers._first_positions()
+        if headers._dups or headers._parsed:
+            self._validate_views()
+            return
+        # One line per header and no view parsed yet (a message just parsed): the
+        # checks of _validate_views in the same order, straight from the key table.
+        value = headers._value
+        cache = headers._parsed
+        position = first.get("via")
+        vias = cache["via"] = [] if position is None else parse_via_list(value(position))
+        if not vias:
+            raise SipParseError("missing Via header", header="Via")
+        cache["from"] = parse_name_addr(value(_position(first, "from")), header="From")
+        cache["to"] = parse_name_addr(value(_position(first, "to")), header="To")
+        cache["call-id"] = _checked_call_id(value(_position(first, "call-id")))
+        cache["cseq"] = parse_cseq(value(_position(first, "cseq")))
+        position = first.get("max-forwards")
+        cache["max-forwards"] = (
+            None
+            if position is None
+            else parse_uint(value(position), header="Max-Forwards", maximum=255)
+        )
+
+    def _validate_views(self) -> None:
+        headers = self.headers
         if headers._dups:  # some header has several lines: check the singletons
             for key in _SINGLETONS:
                 values = headers.get_all(key)
@@ -263,6 +284,22 @@ class _Message:
         self.call_id  # noqa: B018
         self.cseq  # noqa: B018
         self.max_forwards  # noqa: B018
+
+
+def _position(first: dict[str, int], key: str) -> int:
+    """The position of the line of a header that must be there."""
+    position = first.get(key)
+    if position is None:
+        name = _DISPLAY_NAMES[key]
+        raise SipParseError(f"missing {name} header", header=name)
+    return position
+
+
+def _checked_call_id(value: str) -> str:
+    # RFC 3261 §25.1: callid = word [ "@" word ]; no LWS inside.
+    if not value or " " in value or "\t" in value:
+        raise SipParseError(f"invalid Call-ID {value!r}", header="Call-ID")
+    return value
 
 
 _DISPLAY_NAMES = {
