@@ -598,13 +598,14 @@ def _check_version(version: str) -> None:
 
 
 def _content_length(message: Request | Response, available: int) -> int:
-    value = message.headers._sole("content-length")
-    values = [value] if value is not None else message.headers.get_all("content-length")
-    if not values:
-        return available  # RFC 3261 §18.3: over UDP the body runs to the datagram's end.
-    if len(set(values)) > 1:
-        raise SipParseError("conflicting Content-Length headers", header="Content-Length")
-    text = values[0]
+    text = message.headers._sole("content-length")
+    if text is None:
+        values = message.headers.get_all("content-length")
+        if not values:
+            return available  # RFC 3261 §18.3: over UDP the body runs to the datagram's end.
+        if len(set(values)) > 1:
+            raise SipParseError("conflicting Content-Length headers", header="Content-Length")
+        text = values[0]
     if not text.isdigit() or not text.isascii():
         raise SipParseError(f"invalid Content-Length {text[:20]!r}", header="Content-Length")
     length = int(text)
