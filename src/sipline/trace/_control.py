@@ -66,7 +66,7 @@ class TraceControl:
     ) -> None:
         self.writers = tuple(writers)
         self._enabled = enabled
-        self._ring: collections.deque[TraceRecord] = collections.deque(maxlen=memory_records)
+        self._ring: collections.deque[_RingEntry] = collections.deque(maxlen=memory_records)
         self._count = 0
         self._failed_writers: set[int] = set()
 
@@ -85,7 +85,7 @@ class TraceControl:
 
     def records(self) -> list[TraceRecord]:
         """The messages kept in memory (most recent ones), oldest first."""
-        return list(self._ring)
+        return [_record(*entry) for entry in list(self._ring)]
 
     def file_path(self) -> Path | None:
         """The siptrace text log, None when there is none."""
@@ -127,18 +127,8 @@ class TraceControl:
         /,
     ) -> None:
         self._count += 1
-        received = direction == "recv"
-        self._ring.append(
-            TraceRecord(
-                time=timestamp,
-                direction=Direction.RECEIVED if received else Direction.SENT,
-                source=remote if received else local,
-                destination=local if received else remote,
-                transport=transport,
-                raw=data,
-                origin=Origin(_LIVE, packet=self._count),
-            )
-        )
+        # Kept raw (a tuple is cheap on the hot path); records() builds TraceRecords.
+        self._ring.append((direction, transport, local, remote, timestamp, data, self._count))
         if not self._enabled:
             return
         for writer in self.writers:
@@ -186,3 +176,27 @@ def make_trace(
     if section.hep:
         writers.append(HepSender(section.hep))
     return TraceControl(writers, enabled=section.enabled, memory_records=memory_records)
+
+
+_RingEntry = tuple[str, str, Address, Address, float, bytes, int]
+
+
+def _record(
+    direction: str,
+    transport: str,
+    local: Address,
+    remote: Address,
+    timestamp: float,
+    data: bytes,
+    number: int,
+) -> TraceRecord:
+    received = direction == "recv"
+    return TraceRecord(
+        time=timestamp,
+        direction=Direction.RECEIVED if received else Direction.SENT,
+        source=remote if received else local,
+        destination=local if received else remote,
+        transport=transport,
+        raw=data,
+        origin=Origin(_LIVE, packet=number),
+    )
