@@ -174,3 +174,12 @@ def test_localhost_is_loopback_without_queries() -> None:
     )
     assert targets == [Address("tcp", "127.0.0.1", 5060), Address("tcp", "::1", 5060)]
     assert resolver.queries == []
+
+
+def test_numeric_target_needs_no_lookup() -> None:
+    from sipline.transport import numeric_target
+
+    assert numeric_target(uri("sip:1000@127.0.0.1:5070")) == Address("udp", "127.0.0.1", 5070)
+    assert numeric_target(uri("sip:[::1];transport=tcp")) == Address("tcp", "::1", 5060)
+    assert numeric_target(uri("sips:a@192.0.2.1")) == Address("tls", "192.0.2.1", 5061)
+    assert numeric_target(uri("sip:a@pbx.example.com")) is None

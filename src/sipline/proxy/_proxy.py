@@ -38,7 +38,7 @@ from sipline.sip import (
     parse_name_addr,
 )
 from sipline.store import Binding, LocationStore, UserStore
-from sipline.transport import TransportError
+from sipline.transport import TransportError, numeric_target
 
 logger = logging.getLogger("sipline.proxy")
 
@@ -210,7 +210,7 @@ class Proxy:
         copy = Request(request.method, target.uri, request.headers.copy(), request.body)
         for route in reversed(target.path):
             copy.headers.prepend("Route", route)
-        destination = target.destination
+        destination = target.destination or self._numeric_next_hop(copy)
         if destination is None:
             resolved = await endpoint.resolve(copy)
             if not resolved:
@@ -297,7 +297,17 @@ class Proxy:
             except SipParseError:
                 return
         self._decrement_max_forwards(ack)
+        destination = self._numeric_next_hop(ack)
+        if destination is not None:
+            self.endpoint.send_ack(ack, destination)  # no look-up, no task
+            return
         asyncio.get_running_loop().create_task(self._send_ack(ack))
+
+    @staticmethod
+    def _numeric_next_hop(request: Request) -> Address | None:
+        routes = request.routes
+        uri = routes[0].uri if routes else request.request_uri
+        return numeric_target(uri) if isinstance(uri, SipUri) else None
 
     async def _send_ack(self, ack: Request) -> None:
         assert self.endpoint is not None

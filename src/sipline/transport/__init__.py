@@ -18,7 +18,7 @@ from ._base import (
     TransportStats,
 )
 from ._config import DEFAULT_PORTS, ListenSpec, TlsConfig, TransportConfig, parse_listen_spec
-from ._dns import DnsResolver, resolve_targets
+from ._dns import DnsResolver, numeric_target, resolve_targets
 from ._layer import TransportLayer, start_listener
 from ._loop import use_uvloop
 from ._stream import StreamTransport
@@ -44,6 +44,7 @@ __all__ = [
     "UdpTransport",
     "WsTransport",
     "ensure_self_signed",
+    "numeric_target",
     "parse_listen_spec",
     "resolve_targets",
     "start_listener",

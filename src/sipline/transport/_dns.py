@@ -30,6 +30,18 @@ class DnsResolver(Protocol):
     async def resolve(self, qname: str, rdtype: str) -> Any: ...
 
 
+def numeric_target(uri: SipUri) -> Address | None:
+    """The one target of a URI whose host (or maddr) is an IP literal, found without
+    any look-up (RFC 3263 §4.1, §4.2); None when DNS is needed."""
+    secure = uri.scheme == "sips"
+    target = uri.params.get("maddr") or uri.host
+    if not _is_ip(target):
+        return None
+    chosen = _uri_transport(uri, secure) or ("tls" if secure else "udp")
+    host = ipaddress.ip_address(target.strip("[]")).compressed
+    return Address(chosen, host, uri.port or _DEFAULT_PORT[chosen])
+
+
 async def resolve_targets(
     uri: SipUri, *, resolver: DnsResolver | None = None, rng: random.Random | None = None
 ) -> list[Address]:
