@@ -163,3 +163,23 @@ class RotatingFile:
                 self.path,
                 error.strerror or error,
             )
+
+
+class FileTraceWriter:
+    """What the file writers share: a ``RotatingFile`` and its path, errors and life."""
+
+    file: RotatingFile
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+    @property
+    def errors(self) -> int:
+        return self.file.errors
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()

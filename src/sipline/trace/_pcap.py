@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sipline.sip import Address
 
-from ._files import RotatingFile
+from ._files import FileTraceWriter, RotatingFile
 
 __all__ = ["PCAP_HEADER", "PcapPacketBuilder", "PcapWriter"]
 
@@ -146,20 +146,12 @@ def _as_ipv6(packed: bytes) -> bytes:
     return packed if len(packed) == 16 else b"\x00" * 10 + b"\xff\xff" + packed
 
 
-class PcapWriter:
+class PcapWriter(FileTraceWriter):
     """Appends packets to a size-rotated pcap file (each file has its own header)."""
 
     def __init__(self, path: Path, *, max_bytes: int = 50_000_000, backups: int = 5) -> None:
         self.file = RotatingFile(path, max_bytes=max_bytes, backups=backups, header=PCAP_HEADER)
         self._builder = PcapPacketBuilder()
-
-    @property
-    def path(self) -> Path:
-        return self.file.path
-
-    @property
-    def errors(self) -> int:
-        return self.file.errors
 
     def write(
         self,
@@ -176,9 +168,3 @@ class PcapWriter:
         packets = [_RECORD.pack(seconds, micros, len(f), len(f)) + f for f in frames]
         if packets:
             self.file.write(b"".join(packets))
-
-    def flush(self) -> None:
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()

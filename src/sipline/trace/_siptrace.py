@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sipline.sip import Address
 
-from ._files import RotatingFile
+from ._files import FileTraceWriter, RotatingFile
 
 __all__ = ["SiptraceWriter", "format_siptrace"]
 
@@ -51,19 +51,11 @@ def format_siptrace(
     return b"".join((header.encode(), _DASHES, b"\n", data, b"\n", _DASHES, b"\n"))
 
 
-class SiptraceWriter:
+class SiptraceWriter(FileTraceWriter):
     """Appends siptrace blocks to a size-rotated file (see :class:`RotatingFile`)."""
 
     def __init__(self, path: Path, *, max_bytes: int = 50_000_000, backups: int = 5) -> None:
         self.file = RotatingFile(path, max_bytes=max_bytes, backups=backups)
-
-    @property
-    def path(self) -> Path:
-        return self.file.path
-
-    @property
-    def errors(self) -> int:
-        return self.file.errors
 
     def write(
         self,
@@ -75,9 +67,3 @@ class SiptraceWriter:
         data: bytes,
     ) -> None:
         self.file.write(format_siptrace(direction, transport, local, remote, timestamp, data))
-
-    def flush(self) -> None:
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
