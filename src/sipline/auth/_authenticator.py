@@ -40,6 +40,8 @@ __all__ = [
 
 _LOG = logging.getLogger("sipline.auth")
 _ALGORITHMS = ("SHA-256", "MD5")
+#: Stands for the nonce in a rendered challenge.
+_NONCE_SLOT = "sipline-nonce-slot"
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -155,6 +157,7 @@ class Authenticator:
         self.nonces = nonces
         self.config = config if config is not None else AuthConfig()
         self.guard = guard if guard is not None else BruteForceGuard()
+        self._challenge_texts: dict[tuple[str, str, bool], str] = {}
         self.counter = counter if counter is not None else NonceCounter()  # (it has a len)
         self._logger = logger if logger is not None else _LOG
         # Unknown users are checked against a random digest: the same work as a
@@ -229,10 +232,25 @@ class Authenticator:
         if request is not None and "MD5" in algorithms and self._md5_only(request):
             algorithms = ("MD5",)
         headers = tuple(
-            (name, str(DigestChallenge(realm, nonce, algorithm, ("auth",), stale=stale)))
+            (
+                name,
+                self._challenge_text(realm, algorithm, stale).replace(
+                    f'nonce="{_NONCE_SLOT}"', f'nonce="{nonce}"', 1
+                ),
+            )
             for algorithm in algorithms
         )
         return Challenge(407 if proxy else 401, headers, stale)
+
+    def _challenge_text(self, realm: str, algorithm: str, stale: bool) -> str:
+        """The rendered challenge with a slot for the nonce (one render per realm)."""
+        key = (realm, algorithm, stale)
+        text = self._challenge_texts.get(key)
+        if text is None:
+            text = str(DigestChallenge(realm, _NONCE_SLOT, algorithm, ("auth",), stale=stale))
+            if len(self._challenge_texts) < 1024:
+                self._challenge_texts[key] = text
+        return text
 
     def _md5_only(self, request: Request) -> bool:
         agents = self.config.md5_only_agents
