@@ -353,3 +353,104 @@ class Headers:
     def positions(self, name: str) -> list[int]:
         """Indices (in iteration order) of the lines called ``name``."""
         return list(self._positions(name))
+
+
+# -- splitting a parsed message's header section --------------------------------------
+
+
+def parse_header_section(head: str, lines: list[str], lf_only: bool) -> Headers:
+    """The header lines of ``head`` (the decoded header section; ``lines`` is it split
+    at its line breaks, start line first).  Raises ``SipParseError`` on a malformed
+    line (no colon, bad fold, stray CR or LF, a name that is not a token)."""
+    headers = _fast_headers(head, lines, lf_only)
+    return headers if headers is not None else Headers(_header_lines(head, lf_only))
+
+
+def _fast_headers(head: str, lines: list[str], lf_only: bool) -> Headers | None:
+    """The header lines after the start line, split with C-level loops.
+
+    Returns ``None`` when a line needs the general path (``_header_lines``): a CR
+    that is not part of the line break, a line without a colon, or a folded line.
+    A name spelling not seen before is checked by ``header_keys`` (which raises
+    for a name that is not a token, as the general path would on first look-up).
+    """
+    # A CR that is not part of a line break is left in a line (searched with memchr
+    # over one joined copy: cheaper than counting the CRs of the header section).
+    if "\r" in ("".join(lines) if not lf_only else head):
+        return None
+    del lines[0]  # the start line
+    if not lines:
+        return Headers._from_parsed([], [])
+    # The usual line is "Name: value": split there, and the values are stripped only
+    # when looked up (Headers._value / _lines).  A known spelling has no colon, so
+    # its line's first colon is the one of ": "; anything else is split below.
+    names, colons, values = zip(*map(_partition, lines, repeat(": ")), strict=False)
+    if "" not in colons:
+        found = list(map(_KEY_CACHE.get, names))
+        if None not in found:
+            return Headers._from_split(names, values, found)  # type: ignore[arg-type]
+    return _split_at_colons(head, lines, lf_only)
+
+
+def _split_at_colons(head: str, lines: list[str], lf_only: bool) -> Headers | None:
+    """``_fast_headers`` for lines not all written "Name: value" (or not all known
+    spellings): split at the first colon, names checked by ``header_keys``."""
+    names, colons, values = zip(*map(_partition, lines, repeat(":")), strict=False)
+    if "" in colons:
+        return None
+    found = list(map(_KEY_CACHE.get, names))
+    if None in found:
+        # A new spelling, white space before the colon, or a folded line (whose
+        # "name" starts with white space: never a known spelling).
+        newline = "\n" if lf_only else "\r\n"
+        if f"{newline} " in head or f"{newline}\t" in head:
+            return None
+        names = tuple([name.rstrip(" \t") for name in names])
+        keys = header_keys(names)
+    else:
+        keys = found  # type: ignore[assignment]  # no None in it
+    items = list(zip(names, map(_strip, values, repeat(" \t")), strict=False))
+    return Headers._from_parsed(items, keys)
+
+
+_partition = str.partition
+
+
+def _header_lines(head: str, lf_only: bool) -> list[tuple[str, str]]:
+    newline = "\n" if lf_only else "\r\n"
+    if (
+        f"{newline} " not in head
+        and f"{newline}\t" not in head
+        and "\r" not in head.replace("\r\n", "")
+    ):
+        # Fast path: no folded lines, no stray CR.
+        lines = head.split(newline)
+        del lines[0]
+        parts = [line.partition(":") for line in lines]
+        for name, colon, _ in parts:
+            if not colon:
+                raise SipParseError(f"header line without a colon: {name[:60]!r}")
+        return [(name.rstrip(" \t"), value.strip(" \t")) for name, _, value in parts]
+    lines = head.split(newline)
+    if "\n" in head and not lf_only:
+        for line in lines:
+            if "\n" in line or "\r" in line:
+                raise SipParseError("bare CR or LF inside a header line")
+    items: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            raise SipParseError("empty line inside the header section")
+        first = line[0]
+        if first == " " or first == "\t":
+            # Folded continuation line (RFC 3261 §7.3.1): joins the previous value.
+            if not items:
+                raise SipParseError("the first header line starts with white space")
+            name, value = items[-1]
+            folded = line.strip(" \t")
+            items[-1] = (name, f"{value} {folded}" if value else folded)
+            continue
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise SipParseError(f"header line without a colon: {line[:60]!r}")
+        items.append((name.rstrip(" \t"), value.strip(" \t")))
+    return items
