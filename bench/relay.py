@@ -33,6 +33,7 @@ from multiprocessing.connection import Connection
 
 from sipline.media import RelayConfig, RelayMediaSession, RtpRelay
 from sipline.sdp import SessionDescription
+from sipline.server import tune_garbage_collector
 
 PTIME = 0.020
 PAYLOAD = 160
@@ -61,6 +62,7 @@ def relay_main(
         import uvloop
 
         uvloop.install()
+    tune_garbage_collector()  # as `sipline serve` does
 
     async def main() -> None:
         relay = RtpRelay(
