@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import pstats
 import shutil
@@ -47,6 +46,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from _ladder import climb
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = Path("/work/shared/bench-peers/scenarios")
@@ -393,33 +394,13 @@ def _load(args: argparse.Namespace, work: Path, server: Server, rung: Rung) -> N
 
 
 def ladder(args: argparse.Namespace, work: Path) -> Rung | None:
-    t_end = time.monotonic() + args.budget
-    best: Rung | None = None
-    lo, hi = 0.0, math.inf
-    rate = float(args.start_rate)
-    while time.monotonic() + args.step_seconds * 1.25 + 5 <= t_end:
-        rung = run_rung(args, work, max(1, round(rate)))
-        log(rung.line())
-        if rung.passed:
-            lo = max(lo, rung.rate)
-            if best is None or rung.rate > best.rate:
-                best = rung
-        else:
-            hi = min(hi, rung.rate)
-        if hi == math.inf:
-            if rate >= args.cap:
-                break
-            rate = min(rate * 2, args.cap)
-        elif lo == 0:
-            rate = hi / 2
-            if rate < 1:
-                break
-        elif hi / lo <= 1.08:
-            break
-        else:
-            rate = math.sqrt(lo * hi)
-        time.sleep(1.0)
-    return best
+    return climb(
+        lambda rate: run_rung(args, work, rate),
+        start=args.start_rate,
+        budget=args.budget,
+        rung_seconds=args.step_seconds,
+        cap=args.cap,
+    )
 
 
 # -- memory ------------------------------------------------------------------------------------

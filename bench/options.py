@@ -19,7 +19,6 @@ One line with the result on stdout, one per rung on stderr.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import pstats
 import shutil
@@ -32,6 +31,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from _ladder import climb
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "tests" / "integration" / "endpoint_app.py"
@@ -175,25 +176,13 @@ def run_rung(workdir: Path, rate: int, seconds: float) -> Rung:
 
 
 def ladder(workdir: Path, args: argparse.Namespace) -> Rung | None:
-    deadline = time.monotonic() + args.budget
-    best: Rung | None = None
-    low, high = 0, 0
-    rate = args.start_rate
-    while time.monotonic() < deadline:
-        rung = run_rung(workdir, rate, args.step_seconds)
-        print(rung.line(), file=sys.stderr, flush=True)
-        if rung.passed:
-            best = rung if best is None or rung.rate > best.rate else best
-            low = rate
-        else:
-            high = rate
-        if not high:
-            rate *= 2
-            continue
-        if not low or high / low <= 1.08:
-            break
-        rate = round(math.sqrt(low * high))
-    return best
+    return climb(
+        lambda rate: run_rung(workdir, rate, args.step_seconds),
+        start=args.start_rate,
+        budget=args.budget,
+        rung_seconds=args.step_seconds,
+        pause=0.0,
+    )
 
 
 def profile(workdir: Path, rate: int, seconds: float, top: int) -> None:

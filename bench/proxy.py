@@ -23,7 +23,6 @@ One line with the result on stdout, one per rung on stderr.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import pstats
 import shutil
@@ -31,11 +30,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _ladder import climb
 from _sipp import (
     SCENARIOS,
     SIPP_BASE,
@@ -177,31 +176,13 @@ def run_rung(args: argparse.Namespace, rate: float, workdir: Path) -> Rung:
 
 
 def ladder(args: argparse.Namespace, workdir: Path) -> Rung | None:
-    deadline = time.monotonic() + args.budget
-    best: Rung | None = None
-    low, high = 0.0, math.inf
-    rate = float(args.start_rate)
-    while time.monotonic() + args.step_seconds * 1.3 + 4 < deadline:
-        rung = run_rung(args, rate, workdir)
-        print(rung.line(), file=sys.stderr, flush=True)
-        if rung.passed:
-            low = max(low, rate)
-            if best is None or rate > best.load.offered_rate:
-                best = rung
-        else:
-            high = min(high, rate)
-        if high == math.inf:
-            rate *= 2
-        elif low == 0:
-            rate = high / 2
-            if rate < 5:
-                break
-        elif high / low <= 1.08:
-            break
-        else:
-            rate = round(math.sqrt(low * high))
-        time.sleep(1.0)
-    return best
+    return climb(
+        lambda rate: run_rung(args, rate, workdir),
+        start=args.start_rate,
+        budget=args.budget,
+        rung_seconds=args.step_seconds,
+        floor=5.0,
+    )
 
 
 def profile(args: argparse.Namespace, workdir: Path) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import os
 import random
 import secrets
@@ -40,6 +39,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from _ladder import climb
 
 from sipline.auth import AuthConfig, Authenticator, BruteForceGuard, NonceCounter, NonceFactory
 from sipline.registrar import Registrar, RegistrarConfig
@@ -297,33 +298,13 @@ def run_rung(args: argparse.Namespace, work: Path, data: Path, injection: Path, 
 
 
 def ladder(args: argparse.Namespace, work: Path, data: Path, injection: Path) -> Rung | None:
-    t_end = time.monotonic() + args.budget
-    best: Rung | None = None
-    lo, hi = 0.0, math.inf
-    rate = float(args.start_rate)
-    while time.monotonic() + args.step_seconds * 1.25 + 3 <= t_end:
-        rung = run_rung(args, work, data, injection, max(1, round(rate)))
-        log(rung.line())
-        if rung.passed:
-            lo = max(lo, rung.rate)
-            if best is None or rung.rate > best.rate:
-                best = rung
-        else:
-            hi = min(hi, rung.rate)
-        if hi == math.inf:
-            if rate >= args.cap:
-                break
-            rate = min(rate * 2, args.cap)
-        elif lo == 0:
-            rate = hi / 2
-            if rate < 1:
-                break
-        elif hi / lo <= 1.08:
-            break
-        else:
-            rate = math.sqrt(lo * hi)
-        time.sleep(1.0)
-    return best
+    return climb(
+        lambda rate: run_rung(args, work, data, injection, rate),
+        start=args.start_rate,
+        budget=args.budget,
+        rung_seconds=args.step_seconds,
+        cap=args.cap,
+    )
 
 
 # -- memory ------------------------------------------------------------------------------------
