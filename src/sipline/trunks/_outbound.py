@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from sipline.b2bua import CallerId, Leg, b_leg_invite
-from sipline.b2bua._build import contact_for
+from sipline.b2bua import CallerId, Leg, b_leg_invite, contact_for
 from sipline.endpoint import Endpoint
 from sipline.routing import Target
 from sipline.sip import Address, Request, quote_string

@@ -23,8 +23,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sipline.admin import TrunkInfo
-from sipline.b2bua import CallerId, Failure, Leg
-from sipline.b2bua._build import contact_for
+from sipline.b2bua import CallerId, Failure, Leg, contact_for
 from sipline.endpoint import Endpoint, IncomingRequest
 from sipline.routing import HangupCause, Target
 from sipline.sip import Address, Request, SipParseError, SipUri
