@@ -15,11 +15,12 @@ Each call is a ``Call`` (state table ``CALL_TRANSITIONS``) with its a-leg and on
 until the RTP relay plugs in); one CDR per call goes to the ``CdrStore``.
 """
 
-from sipline.b2bua._b2bua import COMPLETED_ELSEWHERE, B2bua, best_failure
+from sipline.b2bua._b2bua import COMPLETED_ELSEWHERE, B2bua
 from sipline.b2bua._build import CallerId, b_leg_invite, binding_destination, contact_for
 from sipline.b2bua._call import CALL_TRANSITIONS, Call, CallInput, CallState, Failure, Leg
 from sipline.b2bua._cdr import call_record, codec_of
 from sipline.b2bua._config import B2BUA_METHODS, B2buaConfig
+from sipline.b2bua._failures import best_failure
 from sipline.b2bua._media import (
     MediaFactory,
     MediaRefusal,

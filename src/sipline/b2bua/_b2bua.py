@@ -27,6 +27,7 @@ from sipline.b2bua._build import (
 from sipline.b2bua._call import Call, CallInput, CallState, Failure, Leg
 from sipline.b2bua._cdr import call_record, codec_of
 from sipline.b2bua._config import B2buaConfig
+from sipline.b2bua._failures import best_failure, cause_of, is_reliable, short_reason
 from sipline.b2bua._in_dialog import InDialogRelay, session_headers, session_interval
 from sipline.b2bua._local import record_call, start_local_call
 from sipline.b2bua._media import (
@@ -42,7 +43,7 @@ from sipline.b2bua._trunk_hook import TrunkDialer
 from sipline.dialog import Dialog, DialogInput
 from sipline.endpoint import Endpoint, IncomingRequest
 from sipline.media import LocalMedia
-from sipline.routing import Dialplan, HangupCause, Target, cause_for_status, cause_from_reason
+from sipline.routing import Dialplan, HangupCause, Target
 from sipline.sip import (
     Address,
     RemoteProtocolError,
@@ -50,7 +51,6 @@ from sipline.sip import (
     Response,
     SipParseError,
     SipUri,
-    parse_token_list,
     parse_uri,
     reason_phrase,
 )
@@ -69,23 +69,6 @@ _REASON_FOR_CANCEL = {
     HangupCause.ORIGINATOR_CANCEL: HangupCause.ORIGINATOR_CANCEL.reason,
     HangupCause.NO_ANSWER: HangupCause.NO_ANSWER.reason,
 }
-
-
-def best_failure(failures: list[Failure]) -> Failure:
-    """The response the caller gets when every b-leg failed (RFC 3261 §16.7 step 6).
-
-    Any 6xx first; else the lowest class; within a class the specific answers
-    (486, 404...) before the generic ones (408, 480, 487, 503).
-    """
-    if not failures:
-        return Failure(480, reason_phrase(480), HangupCause.NO_USER_RESPONSE)
-
-    def rank(failure: Failure) -> tuple[int, int, int, int]:
-        status = failure.status
-        generic = 1 if status in (408, 480, 487, 503) else 0
-        return (0 if status >= 600 else 1, status // 100, generic, status)
-
-    return min(failures, key=rank)
 
 
 class B2bua:
@@ -231,7 +214,7 @@ class B2bua:
         try:
             call = self._create_call(incoming, authenticated)
         except RemoteProtocolError as error:
-            incoming.respond(error.status_hint, _short_reason(error))
+            incoming.respond(error.status_hint, short_reason(error))
             return
         if call is None:
             return
@@ -418,7 +401,7 @@ class B2bua:
         if response.status_code == 100:
             return
         dialog = leg.dialogs.dialog_for_response(response)
-        if dialog is not None and _is_reliable(response):
+        if dialog is not None and is_reliable(response):
             self.in_dialog.prack(leg, dialog, response)
         if not call.is_ringing or leg.done:
             return
@@ -498,7 +481,7 @@ class B2bua:
             leg.timer.cancel()
         status = response.status_code
         reason_header = response.headers.get("Reason")
-        cause = _cause_of(status, reason_header)
+        cause = cause_of(status, reason_header)
         leg.failure = Failure(status, response.reason, cause, reason_header)
         call.failures.append(leg.failure)
         if call.group_settled():
@@ -728,29 +711,3 @@ def _user_of(request: Request) -> str:
 def _host_of(request: Request) -> str:
     uri = request.from_.uri
     return uri.host.lower() if isinstance(uri, SipUri) else ""
-
-
-def _is_reliable(response: Response) -> bool:
-    require = response.headers.get("Require")
-    if require is None or "RSeq" not in response.headers:
-        return False
-    try:
-        return "100rel" in (token.lower() for token in parse_token_list(require, "Require"))
-    except SipParseError:
-        return False
-
-
-def _cause_of(status: int, reason_header: str | None) -> HangupCause:
-    from sipline.routing import parse_cause
-
-    q850 = cause_from_reason(reason_header)
-    if q850 is not None:
-        cause = parse_cause(str(q850))
-        if cause is not None:
-            return cause
-    return cause_for_status(status)
-
-
-def _short_reason(error: RemoteProtocolError) -> str:
-    text = "".join(c if c.isprintable() else " " for c in str(error))[:100]
-    return text or reason_phrase(error.status_hint)
