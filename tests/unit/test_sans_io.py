@@ -1,6 +1,6 @@
 """The sans-I/O core never touches a clock, a socket, a thread or the loop (convention 1).
 
-Every module of ``sipline.sip``, ``sipline.transaction`` and ``sipline.dialog`` is read
+Every module of ``sipline.sip``, ``sipline.transaction``, ``sipline.dialog`` and ``sipline.sdp`` is read
 with ``ast``: its imports must not name ``asyncio``, ``socket``, ``time`` or
 ``threading``, and the only sipline packages it may import are the core ones, so no
 I/O can come in through a layer above.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-CORE_PACKAGES = ("sipline.sip", "sipline.transaction", "sipline.dialog")
+CORE_PACKAGES = ("sipline.sip", "sipline.transaction", "sipline.dialog", "sipline.sdp")
 FORBIDDEN = frozenset({"asyncio", "socket", "time", "threading"})
 
 
