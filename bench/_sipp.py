@@ -48,6 +48,29 @@ def loopback_target(target: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process so far, from /proc (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free for both UDP and TCP on ``host``."""
+    while True:
+        port = free_udp_port(host)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as tcp:
+            try:
+                tcp.bind((host, port))
+            except OSError:
+                continue
+        return port
+
+
 def free_udp_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind((host, 0))
@@ -89,7 +112,8 @@ def write_users_csv(path: Path, users: Iterable[tuple[str, str]]) -> Path:
     return path
 
 
-def _last_stats(path: Path) -> dict[str, str]:
+def read_stats(path: Path) -> dict[str, str]:
+    """The last row of a SIPp -trace_stat CSV as column -> value ({} if none yet)."""
     try:
         rows = [ln for ln in path.read_text("latin-1").splitlines() if ln.strip()]
     except OSError:
@@ -97,7 +121,7 @@ def _last_stats(path: Path) -> dict[str, str]:
     return dict(zip(rows[0].split(";"), rows[-1].split(";"), strict=False)) if len(rows) > 1 else {}
 
 
-def _count(stats: Mapping[str, str], column: str) -> int:
+def stat_number(stats: Mapping[str, str], column: str) -> int:
     try:
         return int(float(stats.get(column) or 0))
     except ValueError:
@@ -179,15 +203,15 @@ def run_load(
     started = time.monotonic()
     done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=False)
     wall = time.monotonic() - started
-    stats = _last_stats(stat)
+    stats = read_stats(stat)
     return LoadResult(
         label=label or Path(scenario).stem,
         offered_rate=rate,
         intended=intended,
-        created=_count(stats, "TotalCallCreated"),
-        successful=_count(stats, "SuccessfulCall(C)"),
-        failed=_count(stats, "FailedCall(C)"),
-        retransmissions=_count(stats, "Retransmissions(C)"),
+        created=stat_number(stats, "TotalCallCreated"),
+        successful=stat_number(stats, "SuccessfulCall(C)"),
+        failed=stat_number(stats, "FailedCall(C)"),
+        retransmissions=stat_number(stats, "Retransmissions(C)"),
         wall=wall,
         returncode=done.returncode,
     )

@@ -37,7 +37,6 @@ import json
 import os
 import pstats
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -48,13 +47,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _ladder import climb
+from _sipp import cpu_seconds, free_port, read_stats, stat_number, stop, wait_sip_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = Path("/work/shared/bench-peers/scenarios")
 LOCAL = ROOT / "tests" / "integration" / "scenarios"
 HOLD = LOCAL / "uac_call_hold.xml"  # holds the call for -d ms between ACK and BYE
 HOST = "127.0.0.1"
-TICKS = os.sysconf("SC_CLK_TCK")
 SIPP = ["sipp", "-nostdin", "-buff_size", "4194304"]
 
 
@@ -69,35 +68,9 @@ def scenarios() -> tuple[Path, Path]:
     return LOCAL / "uac_call.xml", LOCAL / "uas_call.xml"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def pinned(cpus: str, argv: list[str]) -> list[str]:
     taskset = shutil.which("taskset")
     return [taskset, "-c", cpus, *argv] if taskset and cpus else argv
-
-
-def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after ``grace`` seconds; only this PID."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    process.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def run_delay(pid: int) -> float:
@@ -172,33 +145,6 @@ class Server:
         return None
 
 
-def answers_options(port: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((HOST, 0))
-        local = sock.getsockname()[1]
-        sock.settimeout(0.3)
-        n = 0
-        while time.monotonic() < deadline:
-            n += 1
-            sock.sendto(
-                (
-                    f"OPTIONS sip:{HOST}:{port} SIP/2.0\r\n"
-                    f"Via: SIP/2.0/UDP {HOST}:{local};branch=z9hG4bK-b2b{n};rport\r\n"
-                    f"From: <sip:probe@{HOST}>;tag=p{n}\r\nTo: <sip:{HOST}>\r\n"
-                    f"Call-ID: b2b-probe-{n}-{os.getpid()}\r\nCSeq: {n} OPTIONS\r\n"
-                    "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-                ).encode(),
-                (HOST, port),
-            )
-            try:
-                if sock.recv(65535).startswith(b"SIP/2.0"):
-                    return True
-            except TimeoutError:
-                pass
-    return False
-
-
 def register_callee(port: int, uas_port: int) -> None:
     """REGISTER ``uas`` with Contact at the SIPp UAS (auth is off), as test_calls does."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -247,7 +193,7 @@ def start_server(
             stderr=subprocess.STDOUT,
         )
     server = Server(process, port, admin_port, data)
-    if not answers_options(port, 30.0):
+    if not wait_sip_ready(HOST, port, 30.0):
         stop(process)
         raise SystemExit(f"sipline did not answer OPTIONS on port {port}; see {work}/server.log")
     if args.route == "register":
@@ -282,23 +228,6 @@ def uac_argv(
     argv += ["-r", f"{rate:g}", "-rp", "1000", "-m", str(calls), "-recv_timeout", "5000"]
     argv += ["-max_retrans", "5", "-trace_stat", "-stf", str(stat), "-fd", "1"]
     return [*argv, f"{HOST}:{server.port}"]
-
-
-def read_stats(path: Path) -> dict[str, str]:
-    try:
-        lines = [ln for ln in path.read_text("latin-1").splitlines() if ln.strip()]
-    except OSError:
-        return {}
-    if len(lines) < 2:
-        return {}
-    return dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
-
-
-def number(stats: dict[str, str], column: str) -> int:
-    try:
-        return int(float(stats.get(column, "0") or 0))
-    except ValueError:
-        return 0
 
 
 # -- one rung --------------------------------------------------------------------------------
@@ -386,9 +315,9 @@ def _load(args: argparse.Namespace, work: Path, server: Server, rung: Rung) -> N
     rung.left = server.metric("sipline_active_calls")
     rung.rss_mb = rss(server.pid) / 2**20
     stats = read_stats(stat)
-    rung.ok = number(stats, "SuccessfulCall(C)")
-    rung.failed = number(stats, "FailedCall(C)")
-    rung.retrans = number(stats, "Retransmissions(C)")
+    rung.ok = stat_number(stats, "SuccessfulCall(C)")
+    rung.failed = stat_number(stats, "FailedCall(C)")
+    rung.retrans = stat_number(stats, "Retransmissions(C)")
     if not stats:
         rung.note = "no SIPp statistics"
 
@@ -428,7 +357,7 @@ def memory_per_call(args: argparse.Namespace, work: Path) -> tuple[float, int, i
             deadline = time.monotonic() + args.calls / args.memory_rate + 30
             while time.monotonic() < deadline and sipp.poll() is None:
                 time.sleep(1.0)
-                up = number(read_stats(stat), "CurrentCall")
+                up = stat_number(read_stats(stat), "CurrentCall")
                 log(f"  {up} calls up at the caller, server RSS {rss(server.pid) / 2**20:.0f} MB")
                 if up >= args.calls:
                     break

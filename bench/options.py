@@ -23,7 +23,6 @@ import os
 import pstats
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,20 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from _ladder import climb
+from _sipp import cpu_seconds, free_udp_port, read_stats, stat_number
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "tests" / "integration" / "endpoint_app.py"
 SCENARIO = ROOT / "tests" / "integration" / "scenarios" / "options_flood.xml"
 HOST = "127.0.0.1"
-TICKS = os.sysconf("SC_CLK_TCK")
 TARGET = 15_000
-
-
-def free_port() -> int:
-    """A port free for UDP on 127.0.0.1 (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 PIN = {"server": "0", "sipp": "1"}  # CPU lists for taskset; "" = not pinned
@@ -58,20 +50,13 @@ def pinned(role: str, argv: list[str]) -> list[str]:
     return [taskset, "-c", cpus, *argv] if taskset and cpus else argv
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 class Server:
     """The endpoint app on one core; stopped with SIGTERM (then SIGKILL) by its PID."""
 
     gc_off = False
 
     def __init__(self, workdir: Path, profile: Path | None = None) -> None:
-        self.port = free_port()
+        self.port = free_udp_port(HOST)
         self.log_path = workdir / f"server-{self.port}.log"
         python = [sys.executable]
         if profile is not None:
@@ -126,27 +111,13 @@ class Rung:
         )
 
 
-def read_stats(path: Path) -> dict[str, str]:
-    lines = [ln for ln in path.read_text("latin-1").splitlines() if ln.strip()]
-    if len(lines) < 2:
-        return {}
-    return dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
-
-
-def number(stats: dict[str, str], column: str) -> int:
-    try:
-        return int(float(stats.get(column) or 0))
-    except ValueError:
-        return 0
-
-
 def run_sipp(workdir: Path, port: int, rate: int, seconds: float) -> tuple[dict[str, str], float]:
     """Offer ``rate`` OPTIONS/s for ``seconds``; SIPp's final statistics and wall time."""
     stat_path = workdir / f"sipp-{rate}.csv"
     calls = int(rate * seconds)
     argv = [
         "sipp",
-        *("-sf", str(SCENARIO), "-i", HOST, "-p", str(free_port()), "-t", "u1"),
+        *("-sf", str(SCENARIO), "-i", HOST, "-p", str(free_udp_port(HOST)), "-t", "u1"),
         *("-m", str(calls), "-r", str(rate), "-rp", "1000", "-l", str(max(1000, rate * 4))),
         *("-nostdin", "-buff_size", "4194304", "-timeout", f"{int(seconds * 3 + 10)}s"),
         *("-trace_stat", "-stf", str(stat_path), "-fd", "1"),
@@ -168,9 +139,9 @@ def run_rung(workdir: Path, rate: int, seconds: float) -> Rung:
     finally:
         server.stop()
     offered = int(rate * seconds)
-    ok = number(stats, "SuccessfulCall(C)")
+    ok = stat_number(stats, "SuccessfulCall(C)")
     failed = offered - ok
-    retrans = number(stats, "Retransmissions(C)")
+    retrans = stat_number(stats, "Retransmissions(C)")
     passed = failed < 0.01 * offered and elapsed <= seconds * 1.05 + 1 and retrans < 0.02 * offered
     return Rung(rate, offered, ok, failed, retrans, elapsed, server_cpu, passed)
 
@@ -193,7 +164,7 @@ def profile(workdir: Path, rate: int, seconds: float, top: int) -> None:
         stats, elapsed = run_sipp(workdir, server.port, rate, seconds)
     finally:
         server.stop()
-    ok = number(stats, "SuccessfulCall(C)")
+    ok = stat_number(stats, "SuccessfulCall(C)")
     print(f"profiled at {rate}/s: {ok} of {int(rate * seconds)} answered in {elapsed:.1f} s")
     report = pstats.Stats(str(output))
     total = max(report.total_tt, 1e-9)  # type: ignore[attr-defined]

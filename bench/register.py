@@ -30,8 +30,6 @@ import os
 import random
 import secrets
 import shutil
-import signal
-import socket
 import string
 import subprocess
 import sys
@@ -41,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _ladder import climb
+from _sipp import cpu_seconds, free_port, read_stats, stop, wait_sip_ready
 
 from sipline.auth import AuthConfig, Authenticator, BruteForceGuard, NonceCounter, NonceFactory
 from sipline.registrar import Registrar, RegistrarConfig
@@ -103,50 +102,12 @@ def provision(work: Path, users: list[tuple[str, str]]) -> tuple[Path, Path]:
 
 
 # -- processes -------------------------------------------------------------------------------
-def free_port() -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((DOMAIN, 0))
-            port = int(udp.getsockname()[1])
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            try:
-                tcp.bind((DOMAIN, port))
-            except OSError:
-                continue
-        return port
 
 
 def pinned(core: int | None, argv: list[str]) -> list[str]:
     if core is None or shutil.which("taskset") is None:
         return argv
     return ["taskset", "-c", str(core), *argv]
-
-
-def answers_options(port: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    n = 0
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((DOMAIN, 0))
-        local = sock.getsockname()[1]
-        sock.settimeout(0.3)
-        while time.monotonic() < deadline:
-            n += 1
-            sock.sendto(
-                (
-                    f"OPTIONS sip:{DOMAIN}:{port} SIP/2.0\r\n"
-                    f"Via: SIP/2.0/UDP {DOMAIN}:{local};branch=z9hG4bK-bench{n};rport\r\n"
-                    f"From: <sip:probe@{DOMAIN}>;tag=p{n}\r\nTo: <sip:{DOMAIN}>\r\n"
-                    f"Call-ID: bench-probe-{n}-{os.getpid()}\r\nCSeq: {n} OPTIONS\r\n"
-                    "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-                ).encode(),
-                (DOMAIN, port),
-            )
-            try:
-                if sock.recv(65535).startswith(b"SIP/2.0"):
-                    return True
-            except TimeoutError:
-                pass
-    return False
 
 
 def start_server(data: Path, port: int, core: int | None, logfile: Path) -> subprocess.Popen[bytes]:
@@ -157,7 +118,7 @@ def start_server(data: Path, port: int, core: int | None, logfile: Path) -> subp
         server = subprocess.Popen(
             pinned(core, argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
         )
-    if not answers_options(port, 20.0):
+    if not wait_sip_ready(DOMAIN, port, 20.0):
         stop(server)
         raise ServerDidNotStartError(f"sipline did not answer OPTIONS on port {port}")
     return server
@@ -179,27 +140,6 @@ def start_server_anywhere(
 
 class ServerDidNotStartError(Exception):
     pass
-
-
-def stop(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- one rung --------------------------------------------------------------------------------
@@ -230,16 +170,6 @@ class Rung:
             f"{self.failed_pct:5.2f}%  retrans {self.retrans}  wall {self.wall:5.1f}s  "
             f"server cpu {self.server_cpu:5.1f}% ({per_op:.0f} us/reg) {self.note}"
         )
-
-
-def read_stats(path: Path) -> dict[str, str]:
-    try:
-        lines = [ln for ln in path.read_text("latin-1").splitlines() if ln.strip()]
-    except OSError:
-        return {}
-    if len(lines) < 2:
-        return {}
-    return dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
 
 
 def run_rung(args: argparse.Namespace, work: Path, data: Path, injection: Path, rate: int) -> Rung:
