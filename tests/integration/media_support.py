@@ -12,7 +12,6 @@ import itertools
 import math
 import random
 import socket
-import subprocess
 import sys
 import wave
 from array import array
@@ -21,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import dpkt
+from harness import import_users
 
 __all__ = [
     "Flow",
@@ -33,23 +33,6 @@ __all__ = [
 ]
 
 Flow = tuple[str, int, str, int]  # source ip, source port, destination ip, destination port
-
-
-def import_users(data_dir: Path, users: dict[str, str], domain: str = "127.0.0.1") -> None:
-    """Create users (``user -> password``) in a server's data dir with ``sipline user import``."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    users_file = data_dir.parent / "users.db.txt"
-    lines = ["version:1", *(f"{u}@{domain} clrtxt:{p} ;" for u, p in users.items())]
-    users_file.write_text("\n".join(lines) + "\n")
-    command = [sys.executable, "-m", "sipline.cli", "user", "import", str(users_file)]
-    done = subprocess.run(
-        [*command, "--data", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def rtp_port_range(span: int = 40) -> tuple[int, int]:

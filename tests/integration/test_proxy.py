@@ -11,8 +11,6 @@ logs for the exact Record-Route set, Via stack and route popping at each hop.
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +24,7 @@ from harness import (
     SippFactory,
     SippProcess,
     account_line,
+    import_users,
 )
 
 from sipline.proxy import loop_key
@@ -43,28 +42,6 @@ USERS = {
 
 
 # -- helpers -----------------------------------------------------------------------------
-def import_users(data_dir: Path, users: dict[str, str]) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    users_file = data_dir.parent / "users.db.txt"
-    lines = ["version:1", *(f"{u}@{DOMAIN} clrtxt:{p} ;" for u, p in users.items())]
-    users_file.write_text("\n".join(lines) + "\n")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sipline.cli",
-            "user",
-            "import",
-            str(users_file),
-            "--data",
-            str(data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def start_proxy(

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import sys
 import time
 from contextlib import closing
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
-from harness import ServerFactory, ServerProcess, SippFactory, auth_rows, write_injection_file
+from harness import (
+    ServerFactory,
+    ServerProcess,
+    SippFactory,
+    auth_rows,
+    import_users,
+    write_injection_file,
+)
 
 from sipline.sip import Request, Response, parse_message
 from sipline.store import DATABASE_NAME, SqliteStore
@@ -31,29 +36,6 @@ USERS = {"1000": "secret-1000", "1001": "secret-1001", "1002": "secret-1002"}
 
 
 # -- helpers -----------------------------------------------------------------------------
-def import_users(data_dir: Path, users: dict[str, str]) -> None:
-    """Provision users the way an operator does: `sipline user import` of a Flexisip file."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    users_file = data_dir.parent / "users.db.txt"
-    lines = ["version:1", *(f"{u}@{DOMAIN} clrtxt:{p} ;" for u, p in users.items())]
-    users_file.write_text("\n".join(lines) + "\n")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sipline.cli",
-            "user",
-            "import",
-            str(users_file),
-            "--data",
-            str(data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def start_server(

@@ -10,7 +10,7 @@ from ._capture import Tshark, pcap_packet_count, port_filter
 from ._factories import BaresipFactory, CaptureFactory, ServerFactory
 from ._ports import free_port, free_ports, port_is_bound, wait_bound
 from ._process import ManagedProcess, ProcessGroup
-from ._server import ServerProcess, options_ping
+from ._server import ServerProcess, import_users, options_ping
 from ._sipp import (
     SCENARIOS,
     SippFactory,
@@ -41,6 +41,7 @@ __all__ = [
     "auth_rows",
     "free_port",
     "free_ports",
+    "import_users",
     "in_ci",
     "options_ping",
     "pcap_packet_count",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -128,3 +129,21 @@ class ServerProcess(ManagedProcess):
     def ping(self, timeout: float = 1.0) -> int | None:
         """Status code of the server's answer to an OPTIONS (None: no answer)."""
         return options_ping(self.host, self.port, self.transport, timeout)
+
+
+def import_users(data_dir: Path, users: dict[str, str], domain: str = "127.0.0.1") -> None:
+    """Create users (``user -> password``) in a server's data dir the way an operator
+    does: ``sipline user import`` of a Flexisip-style users file."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    users_file = data_dir.parent / "users.db.txt"
+    lines = ["version:1", *(f"{u}@{domain} clrtxt:{p} ;" for u, p in users.items())]
+    users_file.write_text("\n".join(lines) + "\n")
+    command = [sys.executable, "-m", "sipline.cli", "user", "import", str(users_file)]
+    done = subprocess.run(
+        [*command, "--data", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
