@@ -11,6 +11,8 @@ import threading
 import time
 from array import array
 
+from harness import UdpSipPeer
+
 from sipline.dialog import Dialog
 from sipline.media import RtpHeader, RtpPacketizer, rtp_payload, ulaw_decode, ulaw_encode
 from sipline.sdp import SessionDescription, connection_address
@@ -18,7 +20,6 @@ from sipline.sip import (
     Request,
     Response,
     make_response,
-    new_branch,
     new_call_id,
     new_tag,
     parse_message,
@@ -45,46 +46,19 @@ def tone(frequency: float, seconds: float, amplitude: int = 8000) -> array[int]:
     return array("h", (int(amplitude * math.sin(step * n)) for n in range(count)))
 
 
-class SipPeer:
+class SipPeer(UdpSipPeer):
     def __init__(self, name: str, server_port: int) -> None:
+        super().__init__(name, server_port)
         self.name = name
-        self.server = ("127.0.0.1", server_port)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(5)
-        self.port = self.sock.getsockname()[1]
         self.dialog: Dialog | None = None
         self.invites: list[Request] = []
-
-    def close(self) -> None:
-        self.sock.close()
-
-    @property
-    def contact(self) -> str:
-        return f"<sip:{self.name}@127.0.0.1:{self.port}>"
-
-    def via(self) -> tuple[str, str]:
-        return ("Via", f"SIP/2.0/UDP 127.0.0.1:{self.port};branch={new_branch()};rport")
 
     def receive(self) -> Request | Response:
         return parse_message(self.sock.recv(65535))
 
     def register(self) -> None:
-        request = Request(
-            "REGISTER",
-            f"sip:127.0.0.1:{self.server[1]}",
-            [
-                self.via(),
-                ("Max-Forwards", "70"),
-                ("From", f"<sip:{self.name}@127.0.0.1>;tag={new_tag()}"),
-                ("To", f"<sip:{self.name}@127.0.0.1>"),
-                ("Call-ID", new_call_id()),
-                ("CSeq", "1 REGISTER"),
-                ("Contact", self.contact),
-                ("Expires", "600"),
-            ],
-        )
-        self.sock.sendto(bytes(request), self.server)
+        self.sock.sendto(bytes(self.register_request()), self.server)
         assert self.final().status_code == 200
 
     def final(self) -> Response:

@@ -10,9 +10,10 @@ calls and send a REFER naming one of them in the other, hence these peers.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
+
+from harness import UdpSipPeer
 
 from sipline.dialog import Dialog
 from sipline.sip import (
@@ -20,7 +21,6 @@ from sipline.sip import (
     Request,
     Response,
     make_response,
-    new_branch,
     new_call_id,
     new_tag,
     parse_message,
@@ -47,25 +47,11 @@ def response(method: str, final: bool = True) -> Match:
     )
 
 
-class Phone:
+class Phone(UdpSipPeer):
     def __init__(self, user: str, server_port: int) -> None:
-        self.user = user
-        self.server = ("127.0.0.1", server_port)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
+        super().__init__(user, server_port)
         self.kept: list[Message] = []
         self.seen: dict[tuple[str, str], bytes | None] = {}  # (branch, method) -> answer
-
-    def close(self) -> None:
-        self.sock.close()
-
-    @property
-    def contact(self) -> str:
-        return f"<sip:{self.user}@127.0.0.1:{self.port}>"
-
-    def via(self) -> tuple[str, str]:
-        return ("Via", f"SIP/2.0/UDP 127.0.0.1:{self.port};branch={new_branch()};rport")
 
     def send(self, message: Message) -> None:
         self.sock.sendto(bytes(message), self.server)
@@ -134,21 +120,7 @@ class Phone:
 
     # -- dialogs --------------------------------------------------------------------------
     def register(self) -> None:
-        register = Request(
-            "REGISTER",
-            f"sip:127.0.0.1:{self.server[1]}",
-            [
-                self.via(),
-                ("Max-Forwards", "70"),
-                ("From", f"<sip:{self.user}@127.0.0.1>;tag={new_tag()}"),
-                ("To", f"<sip:{self.user}@127.0.0.1>"),
-                ("Call-ID", new_call_id()),
-                ("CSeq", "1 REGISTER"),
-                ("Contact", self.contact),
-                ("Expires", "600"),
-            ],
-        )
-        self.send(register)
+        self.send(self.register_request())
         assert self.expect_final("REGISTER").status_code == 200
 
     def invite(

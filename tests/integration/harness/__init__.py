@@ -8,6 +8,7 @@ for type annotations and the helpers (account_line, auth_rows, ...) for test dat
 from ._baresip import Baresip, account_line
 from ._capture import Tshark, pcap_packet_count, port_filter
 from ._factories import BaresipFactory, CaptureFactory, ServerFactory
+from ._peer import UdpSipPeer
 from ._ports import free_port, free_ports, port_is_bound, wait_bound
 from ._process import ManagedProcess, ProcessGroup
 from ._server import ServerProcess, import_users, options_ping
@@ -37,6 +38,7 @@ __all__ = [
     "SippProcess",
     "SippResult",
     "Tshark",
+    "UdpSipPeer",
     "account_line",
     "auth_rows",
     "free_port",
