@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sipline.sip import (
+    DEFAULT_PORTS,
     Address,
     NameAddress,
     Request,
@@ -49,7 +50,6 @@ RELAYED_HEADERS = (
     "Reason",
     "Retry-After",
 )
-_DEFAULT_PORT = {"udp": 5060, "tcp": 5060, "tls": 5061, "ws": 80, "wss": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +96,9 @@ def uri_destination(uri: SipUri, default_transport: str = "udp") -> Address | No
     transport = (uri.params.get("transport") or default_transport).lower()
     if uri.scheme == "sips":
         transport = "tls"
-    if transport not in _DEFAULT_PORT:
+    if transport not in DEFAULT_PORTS:
         transport = default_transport
-    return Address(transport, host, uri.port or _DEFAULT_PORT[transport])
+    return Address(transport, host, uri.port or DEFAULT_PORTS[transport])
 
 
 def binding_destination(contact: str, source: Address) -> Address:
@@ -140,7 +140,7 @@ def _contact_destination(uri: Uri, source: Address) -> Address:
     transport = (uri.params.get("transport") or source.transport).lower()
     if transport != source.transport:
         return source
-    return Address(source.transport, source.host, uri.port or _DEFAULT_PORT[source.transport])
+    return Address(source.transport, source.host, uri.port or DEFAULT_PORTS[source.transport])
 
 
 def b_leg_invite(

@@ -7,8 +7,6 @@ import re
 
 from sipline.sip import Address, Request, SipParseError, reason_phrase
 
-_DEFAULT_PORT = {"udp": 5060, "tcp": 5060, "tls": 5061, "ws": 80, "wss": 443}
-
 
 def stamp_received(request: Request, source: Address) -> None:
     """Add ``received`` and fill ``rport`` in the top Via (§18.2.1, RFC 3581 §4).
@@ -34,11 +32,9 @@ def response_destination(request: Request, source: Address) -> Address:
     if source.reliable:
         return source
     via = request.top_via
-    host = via.received or via.host.strip("[]")
-    port = via.rport or via.port or _DEFAULT_PORT.get(source.transport, 5060)
-    if via.received is None and via.rport is None:
-        return source if host == source.host else Address(source.transport, host, port)
-    return Address(source.transport, host, port)
+    if via.received is None and via.rport is None and via.host.strip("[]") == source.host:
+        return source
+    return via.response_address(source.transport)
 
 
 _LINE = re.compile(rb"^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:[ \t]*(.*?)\r?$", re.I | re.M)

@@ -158,7 +158,4 @@ def _merge_challenges(best: Response, others: list[Response]) -> None:
 
 def via_destination(via: Via) -> Address:
     """Where a response goes by this Via (§18.2.2, RFC 3581): received/rport first."""
-    transport = via.transport.lower()
-    host = via.received or via.host.strip("[]")
-    port = via.rport or via.port or (5061 if transport == "tls" else 5060)
-    return Address(transport, host, port)
+    return via.response_address()

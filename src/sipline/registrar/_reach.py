@@ -13,10 +13,8 @@ reached at the Contact.  The rule, like a NAT-detecting SIP server's:
 
 from __future__ import annotations
 
-from sipline.sip import Address, SipParseError, SipUri, parse_name_addr
+from sipline.sip import DEFAULT_PORTS, Address, SipParseError, SipUri, parse_name_addr
 from sipline.store import Binding
-
-_DEFAULT_PORT = {"udp": 5060, "tcp": 5060, "tls": 5061, "ws": 80, "wss": 443}
 
 
 def reach_address(binding: Binding) -> Address:
@@ -36,4 +34,4 @@ def reach_address(binding: Binding) -> Address:
     transport = (uri.transport or "udp").lower()
     if transport != source.transport:
         return source
-    return Address(transport, host, uri.port or _DEFAULT_PORT.get(transport, 5060))
+    return Address(transport, host, uri.port or DEFAULT_PORTS.get(transport, 5060))

@@ -4,7 +4,7 @@ Everything here is sans-I/O: bytes in, objects out, and back.  ``parse_message``
 raises ``SipParseError`` and nothing else on any input.
 """
 
-from sipline.sip._address import RELIABLE_TRANSPORTS, TRANSPORTS, Address
+from sipline.sip._address import DEFAULT_PORTS, RELIABLE_TRANSPORTS, TRANSPORTS, Address
 from sipline.sip._build import (
     BRANCH_MAGIC_COOKIE,
     REASON_PHRASES,
@@ -50,6 +50,7 @@ from sipline.sip._views import (
 __all__ = [
     "BRANCH_MAGIC_COOKIE",
     "COMPACT_FORMS",
+    "DEFAULT_PORTS",
     "DEFAULT_SUPPORTED",
     "REASON_PHRASES",
     "RELIABLE_TRANSPORTS",

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 #: Transport names used everywhere in sipline, lower case as in URI parameters.
 TRANSPORTS = ("udp", "tcp", "tls", "ws", "wss")
 RELIABLE_TRANSPORTS = frozenset({"tcp", "tls", "ws", "wss"})
+#: Default ports: RFC 3261 §19.1.2 for UDP/TCP/TLS; RFC 7118 §7 lets SIP over
+#: WebSocket use the HTTP(S) ports.
+DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061, "ws": 80, "wss": 443}
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from sipline.sip._address import DEFAULT_PORTS, Address
 from sipline.sip._errors import SipParseError
 from sipline.sip._params import (
     QUOTED_STRING,
@@ -141,6 +142,15 @@ class Via:
 
     def without_param(self, name: str) -> Via:
         return dataclasses.replace(self, params=self.params.without(name))
+
+    def response_address(self, transport: str | None = None) -> Address:
+        """Where responses go by this Via over ``transport`` (default: the Via's own):
+        ``received`` or the sent-by host, at ``rport`` or the sent-by port (RFC 3261
+        §18.2.2, RFC 3581 §4)."""
+        transport = transport or self.transport.lower()
+        host = self.received or self.host.strip("[]")
+        port = self.rport or self.port or DEFAULT_PORTS.get(transport, 5060)
+        return Address(transport, host, port)
 
     def with_received(self, host: str, rport: int | None) -> Via:
         """This Via as a server stamps it on receipt (RFC 3261 §18.2.1, RFC 3581 §4):

@@ -8,6 +8,8 @@ Typical use (what ``sipline serve`` does)::
         await layer.send(bytes(response), source, local)
 """
 
+from sipline.sip import DEFAULT_PORTS
+
 from ._base import (
     BadMessage,
     Direction,
@@ -17,7 +19,7 @@ from ._base import (
     TransportError,
     TransportStats,
 )
-from ._config import DEFAULT_PORTS, ListenSpec, TlsConfig, TransportConfig, parse_listen_spec
+from ._config import ListenSpec, TlsConfig, TransportConfig, parse_listen_spec
 from ._dns import DnsResolver, numeric_target, resolve_targets
 from ._layer import TransportLayer, start_listener
 from ._loop import use_uvloop

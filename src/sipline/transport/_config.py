@@ -11,11 +11,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sipline.sip import Address
-
-#: Ports used when a listener spec leaves the port out.  RFC 3261 §19.1.2 for
-#: UDP/TCP/TLS; RFC 7118 §7 lets SIP over WebSocket use the HTTP(S) ports.
-DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061, "ws": 80, "wss": 443}
+from sipline.sip import DEFAULT_PORTS, Address
 
 _SPEC_FORM = (
     "expected TRANSPORT:HOST[:PORT] with TRANSPORT one of udp, tcp, tls, ws, wss and HOST an "

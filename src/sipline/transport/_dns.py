@@ -16,9 +16,8 @@ from typing import Any, Protocol
 import dns.asyncresolver
 import dns.exception
 
-from sipline.sip import Address, SipUri
+from sipline.sip import DEFAULT_PORTS, Address, SipUri
 
-_DEFAULT_PORT = {"udp": 5060, "tcp": 5060, "tls": 5061, "ws": 80, "wss": 443}
 # RFC 3263 §4.1 / RFC 7118 §8: NAPTR services we can use, and their transports.
 _NAPTR_SERVICES = {b"SIP+D2U": "udp", b"SIP+D2T": "tcp", b"SIPS+D2T": "tls"}
 # RFC 3263 §4.2: SRV owner names per transport.
@@ -39,7 +38,7 @@ def numeric_target(uri: SipUri) -> Address | None:
         return None
     chosen = _uri_transport(uri, secure) or ("tls" if secure else "udp")
     host = ipaddress.ip_address(target.strip("[]")).compressed
-    return Address(chosen, host, uri.port or _DEFAULT_PORT[chosen])
+    return Address(chosen, host, uri.port or DEFAULT_PORTS[chosen])
 
 
 async def resolve_targets(
@@ -57,7 +56,7 @@ async def resolve_targets(
     transport = _uri_transport(uri, secure)
     if _is_ip(target) or target.lower() == "localhost" or uri.port is not None:
         chosen = transport or ("tls" if secure else "udp")  # RFC 3263 §4.1
-        port = uri.port or _DEFAULT_PORT[chosen]
+        port = uri.port or DEFAULT_PORTS[chosen]
         return await _addresses(resolver, target, chosen, port)
     resolver = resolver or dns.asyncresolver.Resolver()
     if transport is not None:
@@ -75,7 +74,7 @@ async def resolve_targets(
             results += await _addresses(resolver, host, service_transport, port)
     if not results:  # RFC 3263 §4.2: no SRV records, use A/AAAA and the default port
         chosen = transport or ("tls" if secure else "udp")
-        results = await _addresses(resolver, target, chosen, _DEFAULT_PORT[chosen])
+        results = await _addresses(resolver, target, chosen, DEFAULT_PORTS[chosen])
     return list(dict.fromkeys(results))
 
 
@@ -88,7 +87,7 @@ def _uri_transport(uri: SipUri, secure: bool) -> str | None:
         return "tls"  # RFC 3261 §26.2.2: sips over "tcp" means TLS
     if secure and name == "ws":
         return "wss"
-    return name if name in _DEFAULT_PORT else None
+    return name if name in DEFAULT_PORTS else None
 
 
 def _is_ip(host: str) -> bool:

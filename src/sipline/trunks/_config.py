@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sipline.routing import Dialplan
+from sipline.sip import DEFAULT_PORTS
 
 __all__ = [
     "TRANSPORTS",
@@ -43,7 +44,6 @@ __all__ = [
 ]
 
 TRANSPORTS = ("udp", "tcp", "tls")
-_DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061}
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _HOST = re.compile(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+")
 #: RFC 3261 §25.1 ``user`` characters (unreserved / escaped / user-unreserved).
@@ -144,7 +144,7 @@ class TrunkConfig:
 
     @property
     def default_port(self) -> int:
-        return self.port or _DEFAULT_PORTS[self.transport]
+        return self.port or DEFAULT_PORTS[self.transport]
 
     def request_uri(self, user: str) -> str:
         """``sip:USER@HOST[:PORT][;transport=...]`` (sips: over TLS)."""
