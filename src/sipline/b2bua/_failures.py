@@ -11,6 +11,7 @@ from sipline.sip import (
     SipParseError,
     parse_token_list,
     reason_phrase,
+    safe_reason,
 )
 
 
@@ -51,5 +52,4 @@ def cause_of(status: int, reason_header: str | None) -> HangupCause:
 
 
 def short_reason(error: RemoteProtocolError) -> str:
-    text = "".join(c if c.isprintable() else " " for c in str(error))[:100]
-    return text or reason_phrase(error.status_hint)
+    return safe_reason(str(error), fallback=reason_phrase(error.status_hint))

@@ -20,7 +20,6 @@ from sipline.endpoint._requests import ClientRequest, IncomingRequest
 from sipline.endpoint._via import (
     bad_request_response,
     response_destination,
-    sanitize_reason,
     stamp_received,
 )
 from sipline.logcontext import current_call_id
@@ -35,6 +34,7 @@ from sipline.sip import (
     make_response,
     new_branch,
     request_problem,
+    safe_reason,
 )
 from sipline.transaction import (
     AckReceived,
@@ -187,7 +187,9 @@ class Endpoint:
             logger.info("dropped a message from %s: %s", source, error)
             return
         response = make_response(
-            message, error.status_hint, sanitize_reason(f"Bad Request: {error}")
+            message,
+            error.status_hint,
+            safe_reason(f"Bad Request: {error}", fallback="Bad Request", limit=120),
         )
         self.transactions.send_stateless(response, source)
 

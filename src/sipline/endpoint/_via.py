@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sipline.sip import Address, Request, SipParseError, reason_phrase
+from sipline.sip import Address, Request, SipParseError, reason_phrase, safe_reason
 
 
 def stamp_received(request: Request, source: Address) -> None:
@@ -59,12 +59,6 @@ def bad_request_response(data: bytes, error: SipParseError) -> bytes | None:
         lines.append(name.encode() + b": " + match.group(2))
     if not has_via:
         return None
-    reason = sanitize_reason(f"Bad Request: {error}")
+    reason = safe_reason(f"Bad Request: {error}", fallback="Bad Request", limit=120)
     start = f"SIP/2.0 {error.status_hint} {reason if error.status_hint == 400 else reason_phrase(error.status_hint)}"
     return b"\r\n".join([start.encode(), *lines, b"Content-Length: 0", b"", b""])
-
-
-def sanitize_reason(text: str, limit: int = 120) -> str:
-    """A reason phrase: printable, one line, bounded."""
-    cleaned = "".join(c if c.isprintable() else " " for c in text)
-    return cleaned[:limit].strip() or "Bad Request"

@@ -33,6 +33,7 @@ from sipline.sip import (
     SipUri,
     make_response,
     request_problem,
+    safe_reason,
 )
 from sipline.store import Binding, LocationStore, StoreError
 
@@ -71,12 +72,6 @@ class RegisterReply:
     status_code: int
     reason: str
     headers: tuple[tuple[str, str], ...] = ()
-
-
-def _reason_text(error: RemoteProtocolError) -> str:
-    # A reason phrase carries no CR/LF or control characters (§25.1 Reason-Phrase).
-    text = "".join(ch if ch.isprintable() else "?" for ch in str(error))
-    return text[:100] or "Bad Request"
 
 
 class Registrar:
@@ -133,7 +128,7 @@ class Registrar:
         try:
             return self._decide(request, source, local, now)
         except RemoteProtocolError as exc:
-            return RegisterReply(exc.status_hint, _reason_text(exc))
+            return RegisterReply(exc.status_hint, safe_reason(str(exc), fallback="Bad Request"))
         except StoreError as exc:
             self._logger.error("cannot store bindings: %s", exc)
             return RegisterReply(500, "Server Internal Error", (("Retry-After", "5"),))

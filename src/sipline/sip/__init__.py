@@ -14,6 +14,7 @@ from sipline.sip._build import (
     new_call_id,
     new_tag,
     reason_phrase,
+    safe_reason,
 )
 from sipline.sip._digest import (
     DigestChallenge,
@@ -102,6 +103,7 @@ __all__ = [
     "quote_string",
     "reason_phrase",
     "request_problem",
+    "safe_reason",
     "split_top_level",
     "unquote_string",
     "uris_equivalent",

@@ -83,6 +83,13 @@ def reason_phrase(status_code: int) -> str:
     return phrase
 
 
+def safe_reason(text: str, *, fallback: str, limit: int = 100) -> str:
+    """``text`` made fit for a reason phrase (RFC 3261 §25.1: no CR/LF or control
+    characters), one line, bounded; ``fallback`` when nothing is left."""
+    cleaned = "".join(c if c.isprintable() else " " for c in text)
+    return cleaned[:limit].strip() or fallback
+
+
 def new_branch() -> str:
     """A fresh Via branch with the RFC 3261 magic cookie."""
     return BRANCH_MAGIC_COOKIE + secrets.token_urlsafe(12)
