@@ -50,7 +50,15 @@ from sipline.messaging import MessageRelay
 from sipline.proxy import LocalIdentity, Proxy, ProxyConfig
 from sipline.registrar import Registrar, RegistrarConfig
 from sipline.routing import parse_dialplan
-from sipline.sip import Address, Request, Response, SipParseError, SipUri, parse_authorization
+from sipline.sip import (
+    Address,
+    Request,
+    Response,
+    SipParseError,
+    SipUri,
+    make_response,
+    parse_authorization,
+)
 from sipline.store import SqliteStore, load_or_create_secret, open_store
 from sipline.trace import TraceControl, make_trace
 from sipline.transaction import TransactionConfig
@@ -163,6 +171,18 @@ class Dispatcher:
             await self.messages.handle(incoming)
             return
         await self.calls.handle_request(incoming)
+
+    def answer_statelessly(
+        self, request: Request, source: Address, local: Address
+    ) -> Response | None:
+        """A REGISTER without credentials is challenged without a transaction
+        (``Registrar.answer_statelessly``); anything else: None."""
+        if request.method != "REGISTER":
+            return None
+        reply = self.registrar.answer_statelessly(request, source, local, time.time())
+        if reply is None:
+            return None
+        return make_response(request, reply.status_code, reply.reason, headers=reply.headers)
 
     def _from_local_user(self, request: Request) -> bool:
         """Requests whose From is in one of our domains must prove who they are."""
@@ -336,6 +356,7 @@ class Server:
             dispatcher,
             trace=[self.trace, self.wire],
             is_blocked=lambda source: guard.blocked(source.host, time.time()),
+            answer_statelessly=dispatcher.answer_statelessly,
         )
         if isinstance(calls, Proxy | B2bua):
             calls.attach(self.endpoint)

@@ -14,6 +14,7 @@ from sipline.sip import (
     Response,
     SipUri,
     make_request,
+    make_response,
     new_call_id,
     new_tag,
     parse_message,
@@ -48,12 +49,16 @@ class AnsweringApp:
 
 
 @asynccontextmanager
-async def running(app: AnsweringApp, *specs: str) -> AsyncIterator[Endpoint]:
+async def running(
+    app: AnsweringApp,
+    *specs: str,
+    answer_statelessly: Callable[[Request, Address, Address], Response | None] | None = None,
+) -> AsyncIterator[Endpoint]:
     config = EndpointConfig(
         transport=TransportConfig(listen=tuple(parse_listen_spec(s) for s in specs)),
         transactions=TransactionConfig(t1=0.05, t2=0.4, t4=0.5),
     )
-    endpoint = Endpoint(config, app)
+    endpoint = Endpoint(config, app, answer_statelessly=answer_statelessly)
     await endpoint.start()
     try:
         yield endpoint
@@ -305,6 +310,44 @@ def test_options_to_the_server_are_answered_without_a_transaction() -> None:
                 assert [r.status_code for r in first + again] == [200, 200]
                 assert endpoint.transactions.transaction_count == 0
                 assert endpoint.stats.options_answered == 2
+
+    run(scenario)
+
+
+def test_the_application_answers_statelessly_what_it_chooses_to() -> None:
+    def challenge_registers(request: Request, source: Address, local: Address) -> Response | None:
+        if request.method == "INVITE":
+            raise AssertionError("INVITE is never offered")
+        if request.call_id == "boom":
+            raise RuntimeError("an application bug: the request goes the stateful way")
+        if request.method != "REGISTER":
+            return None
+        return make_response(request, 401, headers=[("WWW-Authenticate", 'Digest realm="x"')])
+
+    async def scenario() -> None:
+        app = AnsweringApp()
+        async with running(
+            app, "udp:127.0.0.1:0", answer_statelessly=challenge_registers
+        ) as endpoint:
+            port = endpoint.listeners[0].port
+            with udp_client(port) as sock:
+                request = client_request("REGISTER", port, branch="z9hG4bKc1", call_id="c1")
+                first = await exchange(sock, request, 1)
+                again = await exchange(sock, request, 1)
+                assert [r.status_code for r in first + again] == [401, 401]
+                assert first[0].headers.get("Server") == endpoint.config.user_agent
+                assert endpoint.transactions.transaction_count == 0
+                assert endpoint.stats.answered_statelessly == 2
+                assert app.requests == []
+                # None, or an application error: the transaction and the app answer
+                bye = client_request("BYE", port, branch="z9hG4bKc2", call_id="c2")
+                boom = client_request("REGISTER", port, branch="z9hG4bKc3", call_id="boom")
+                replies = await exchange(sock, bye, 1) + await exchange(sock, boom, 1)
+                assert [r.status_code for r in replies] == [200, 200]
+                assert [r.method for r in app.requests] == ["BYE", "REGISTER"]
+                invite = client_request("INVITE", port, branch="z9hG4bKc4", call_id="c4")
+                assert (await exchange(sock, invite, 3))[-1].status_code == 200
+                assert endpoint.stats.answered_statelessly == 2
 
     run(scenario)
 

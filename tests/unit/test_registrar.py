@@ -333,6 +333,32 @@ def test_register_401_then_200(store: SqliteStore) -> None:
     assert store.count() == 1
 
 
+def test_challenge_without_credentials_is_stateless_and_stores_nothing(
+    store: SqliteStore,
+) -> None:
+    registrar = authed(store)
+    request = register("<sip:a@10.0.0.5>")
+    reply = registrar.answer_statelessly(request, PHONE, LOCAL, NOW)
+    assert reply is not None
+    assert reply.status_code == 401
+    assert [name for name, _ in reply.headers] == ["WWW-Authenticate", "WWW-Authenticate"]
+    # refusals that need no state are stateless too
+    foreign = register("<sip:a@h>", to="sip:1000@elsewhere.org")
+    assert (registrar.answer_statelessly(foreign, PHONE, LOCAL, NOW) or reply).status_code == 404
+    assert store.count() == 0
+    # with credentials (or no authenticator at all) the request needs a transaction
+    with_creds = with_credentials(
+        send(registrar, register("<sip:a@10.0.0.5>")),
+        register("<sip:a@10.0.0.5>", cseq=2),
+        "1000",
+        "pw",
+    )
+    assert registrar.answer_statelessly(with_creds, PHONE, LOCAL, NOW) is None
+    assert Registrar(CONFIG, store, None).answer_statelessly(request, PHONE, LOCAL, NOW) is None
+    assert send(registrar, with_creds).status_code == 200
+    assert store.count() == 1
+
+
 def test_wrong_password_403_and_other_users_aor_403(store: SqliteStore) -> None:
     registrar = authed(store)
     challenge = send(registrar, register("<sip:a@10.0.0.5>"))

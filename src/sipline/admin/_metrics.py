@@ -183,6 +183,11 @@ class SiplineCollector(Collector):
         yield _counter(
             "sipline_stray_responses", "Responses no transaction matched", counters.stray_responses
         )
+        yield _counter(
+            "sipline_stateless_answers",
+            "Requests answered without a transaction (REGISTER challenges, RFC 3261 8.2.7)",
+            endpoint.stats.answered_statelessly,
+        )
 
     def _transport_metrics(self) -> Iterator[Metric]:
         endpoint = self.context.server.endpoint

@@ -51,3 +51,4 @@ class EndpointStats:
     send_failures: int = 0
     blocked_dropped: int = 0
     options_answered: int = 0
+    answered_statelessly: int = 0

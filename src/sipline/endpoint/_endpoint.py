@@ -65,6 +65,9 @@ logger = logging.getLogger("sipline.endpoint")
 #: Methods a request may carry with Max-Forwards 0 and still be handled here:
 #: the ones that end at this element (§8.2, RFC 4475 §3.3.11).
 _LOCAL_METHODS = frozenset({"REGISTER", "OPTIONS", "ACK", "CANCEL"})
+#: Never answered statelessly: INVITE needs its 100 Trying and retransmitted
+#: final answer, ACK and CANCEL belong to an INVITE transaction.
+_STATEFUL_METHODS = frozenset({"INVITE", "ACK", "CANCEL"})
 _WILDCARDS = frozenset({"0.0.0.0", "::"})  # noqa: S104 - recognising, not binding
 
 
@@ -79,10 +82,14 @@ class Endpoint:
         trace: Sequence[TraceSink] = (),
         resolver: object | None = None,
         is_blocked: Callable[[Address], bool] | None = None,
+        answer_statelessly: Callable[[Request, Address, Address], Response | None] | None = None,
     ) -> None:
         self.config = config
         #: Sources whose requests are dropped unanswered (a brute-force guard).
         self.is_blocked = is_blocked
+        #: The application's answer to a new request that needs no transaction (RFC
+        #: 3261 §8.2.7: a challenge), or None to go through one; see _receive_request.
+        self.answer_statelessly = answer_statelessly
         self.application = application
         self.transactions = TransactionLayer(config.transactions)
         self.transport = TransportLayer(config.transport, self._on_message, trace=trace)
@@ -170,7 +177,10 @@ class Endpoint:
             self.transactions.send_stateless(response, response_destination(request, source))
             return
         else:
-            self.transactions.receive(request, source, now)
+            if self.answer_statelessly is None or not self._answered_statelessly(
+                request, source, local
+            ):
+                self.transactions.receive(request, source, now)
             return
         self.stats.rejected_requests += 1
         if request.method == "ACK":
@@ -178,6 +188,31 @@ class Endpoint:
         headers = problem.headers if problem is not None else ()
         response = make_response(request, problem_status, problem_reason, headers=headers)
         self.transactions.send_stateless(response, response_destination(request, source))
+
+    def _answered_statelessly(self, request: Request, source: Address, local: Address) -> bool:
+        """Whether the application answered ``request`` without a transaction.
+
+        Only for a request outside a dialog that the application judges from its
+        bytes alone, the same way each time (a REGISTER without credentials gets a
+        401): a retransmission then gets the same kind of answer, as from a
+        stateless UAS (§8.2.7), and no transaction lives 32 s for it.
+        """
+        assert self.answer_statelessly is not None
+        if request.method in _STATEFUL_METHODS or request.to.tag is not None:
+            return False
+        try:
+            response = self.answer_statelessly(request, source, local)
+        except RemoteProtocolError:
+            raise
+        except Exception:
+            logger.exception("the application failed answering %r statelessly", request)
+            return False
+        if response is None:
+            return False
+        self.stats.answered_statelessly += 1
+        response.headers.add("Server", self.config.user_agent)
+        self.transactions.send_stateless(response, response_destination(request, source))
+        return True
 
     def _reject_unmatched(
         self, message: Message, source: Address, local: Address, error: RemoteProtocolError

@@ -133,9 +133,41 @@ class Registrar:
             self._logger.error("cannot store bindings: %s", exc)
             return RegisterReply(500, "Server Internal Error", (("Retry-After", "5"),))
 
+    def answer_statelessly(
+        self, request: Request, source: Address, local: Address, now: float
+    ) -> RegisterReply | None:
+        """The reply to a REGISTER without credentials when it stores nothing: the
+        401 challenge (or a refusal) that a stateless UAS gives (RFC 3261 §8.2.7), so
+        the first half of every registration costs no server transaction; a
+        retransmission simply gets another challenge.  None: the request has
+        credentials, or may register without them (a trusted source, an open domain),
+        and goes through a transaction and :meth:`decide`."""
+        if (
+            self.authenticator is None
+            or request.method != "REGISTER"
+            or request.headers.get("authorization") is not None
+        ):
+            return None
+        try:
+            reply = self._screen(request, source, local, now)
+        except RemoteProtocolError:
+            return None  # decide() words the 400
+        return None if reply is _DROP else reply
+
     def _decide(
         self, request: Request, source: Address, local: Address, now: float
     ) -> RegisterReply | None:
+        reply = self._screen(request, source, local, now)
+        if reply is not None:
+            return None if reply is _DROP else reply
+        to_uri = request.to.uri
+        assert isinstance(to_uri, SipUri)  # _screen made sure
+        return self._bind(request, to_uri.aor, source, local, now)
+
+    def _screen(
+        self, request: Request, source: Address, local: Address, now: float
+    ) -> RegisterReply | None:
+        """Every check before the bindings change (§10.3 steps 1-5); None: go on."""
         problem = request_problem(request)
         if problem is not None:
             return RegisterReply(problem.status_code, problem.reason, problem.headers)
@@ -149,11 +181,7 @@ class Registrar:
             return RegisterReply(404, "Not Found (To is not a user address)")
         if not self.config.serves(to_uri.host, local.host):
             return RegisterReply(404, "Not Found (domain not served here)")
-        aor = to_uri.aor
-        denied = self._authenticate(request, source, to_uri, now)
-        if denied is not None:
-            return None if denied is _DROP else denied
-        return self._bind(request, aor, source, local, now)
+        return self._authenticate(request, source, to_uri, now)
 
     def _authenticate(
         self, request: Request, source: Address, to_uri: SipUri, now: float
