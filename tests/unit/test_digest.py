@@ -10,8 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sipline.sip._digest import (
+    _PLAIN_PARAMS_RE,
     DigestChallenge,
     DigestCredentials,
+    _parse_auth_params,
+    _parse_auth_params_one_by_one,
     compute_ha1,
     compute_response,
     make_credentials,
@@ -293,6 +296,40 @@ def test_tolerated_forms() -> None:
     assert (creds.username, creds.response) == ("a", "ab")
     with pytest.raises(SipParseError):
         DigestChallenge.parse('Digest realm="r"')
+
+
+_token = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~",
+    min_size=1,
+    max_size=8,
+)
+_raw_value = st.one_of(
+    _token,
+    st.text(
+        alphabet=st.characters(blacklist_characters='"\\\r\n', blacklist_categories=("Cs",)),
+        max_size=10,
+    ).map(lambda v: f'"{v}"'),
+)
+
+
+@given(
+    st.lists(st.tuples(_token, _raw_value), min_size=1, max_size=8),
+    st.lists(st.sampled_from([",", ", ", ",  ", ",\t"]), min_size=8, max_size=8),
+    st.booleans(),
+)
+def test_plain_credential_lists_take_the_fast_path_with_the_same_result(
+    pairs: list[tuple[str, str]], separators: list[str], trailing_comma: bool
+) -> None:
+    text = "".join(f"{n}={v}{separators[i]}" for i, (n, v) in enumerate(pairs))
+    text = text if trailing_comma else text.rstrip(", \t")
+    assert _PLAIN_PARAMS_RE.fullmatch(text) is not None
+    try:
+        slow = _parse_auth_params_one_by_one(text, "Authorization")
+    except SipParseError:
+        with pytest.raises(SipParseError):  # a duplicate name: both refuse it
+            _parse_auth_params(text, "Authorization")
+        return
+    assert _parse_auth_params(text, "Authorization") == slow
 
 
 _value = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)

@@ -37,6 +37,13 @@ _AUTH_PARAM_RE = re.compile(
     f'{_LWS}([{TOKEN_CHARS}]+\\*?){_LWS}={_LWS}({QUOTED_STRING}|[^,\\s"]+){_LWS}(?:,|$)'
 )
 _SEPARATOR_RE = re.compile(f"{_LWS},")
+# What phones send: name=value pairs, each but the last followed by a comma and
+# spaces, no quoted-pairs.  Items cannot overlap (a name never starts with a space,
+# a quoted value never holds a quote), so the match is linear; anything else takes
+# the item-by-item path, which accepts the same pairs or names the defect.
+_PLAIN_PAIR = rf'([{TOKEN_CHARS}]+)=("[^"\\\r\n]*"|[^,\s"]+)'
+_PLAIN_PARAMS_RE = re.compile(f"(?:{_PLAIN_PAIR.replace('(', '(?:')}(?:,[ \t]*|$))+")
+_PLAIN_PAIR_RE = re.compile(_PLAIN_PAIR)
 _NC_RE = re.compile(r"[0-9A-Fa-f]{8}")
 
 _HASHES: dict[str, Callable[[bytes], str]] = {
@@ -69,6 +76,18 @@ def supported_algorithm(algorithm: str) -> bool:
 
 def _parse_auth_params(text: str, header: str) -> dict[str, str]:
     """``name=value`` pairs of a Digest header, names lower-cased, values raw."""
+    if _PLAIN_PARAMS_RE.fullmatch(text) is not None:
+        pairs = _PLAIN_PAIR_RE.findall(text)
+        params = {name.lower(): value for name, value in pairs}
+        if len(params) == len(pairs):
+            return params
+        # a duplicate: the general path names it
+    return _parse_auth_params_one_by_one(text, header)
+
+
+def _parse_auth_params_one_by_one(text: str, header: str) -> dict[str, str]:
+    """:func:`_parse_auth_params` for any form: LWS around ``=`` and ``,``, empty list
+    elements, quoted-pairs; names the first defect."""
     params: dict[str, str] = {}
     pos = 0
     end = len(text)
