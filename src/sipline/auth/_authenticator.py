@@ -158,6 +158,7 @@ class Authenticator:
         self.config = config if config is not None else AuthConfig()
         self.guard = guard if guard is not None else BruteForceGuard()
         self._challenge_texts: dict[tuple[str, str, bool], str] = {}
+        self._md5_only_prefixes = tuple(agent.lower() for agent in self.config.md5_only_agents)
         self.counter = counter if counter is not None else NonceCounter()  # (it has a len)
         self._logger = logger if logger is not None else _LOG
         # Unknown users are checked against a random digest: the same work as a
@@ -253,11 +254,11 @@ class Authenticator:
         return text
 
     def _md5_only(self, request: Request) -> bool:
-        agents = self.config.md5_only_agents
+        agents = self._md5_only_prefixes
         if not agents:
             return False
-        agent = (request.headers.get("user-agent") or "").lower()
-        return any(agent.startswith(prefix.lower()) for prefix in agents)
+        agent = request.headers.get("user-agent")
+        return agent is not None and agent.lower().startswith(agents)
 
     def _credentials(self, request: Request, realm: str, proxy: bool) -> DigestCredentials | None:
         header = "Proxy-Authorization" if proxy else "Authorization"

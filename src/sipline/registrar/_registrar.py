@@ -8,6 +8,7 @@ that survive a restart.  ``handle(incoming)`` is the asyncio adapter for the end
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import time
@@ -255,7 +256,7 @@ class Registrar:
             return _OUT_OF_ORDER
         if existing:
             self.locations.update(ctx.aor, save=(), remove=existing.keys())
-        return RegisterReply(200, "OK", (("Date", formatdate(ctx.now, usegmt=True)),))
+        return RegisterReply(200, "OK", (("Date", _http_date(ctx.now)),))
 
     def _ok(self, request: Request, aor: str, now: float, *, outbound: bool) -> RegisterReply:
         # §10.3 step 8: the 200 lists every current binding with its expires, and a Date.
@@ -263,7 +264,7 @@ class Registrar:
             ("Contact", f"{b.contact};expires={b.expires_in(now)}")
             for b in self.locations.lookup(aor, now)
         ]
-        headers.append(("Date", formatdate(now, usegmt=True)))
+        headers.append(("Date", _http_date(now)))
         # RFC 3327 §5.3: the Path the registrar stored is returned in the 200.
         if "path" in _supported(request):
             headers += [("Path", value) for value in request.headers.get_all("path")]
@@ -277,6 +278,17 @@ _DROP = RegisterReply(0, "drop")  # a blocked source: no answer at all
 # §10.3 step 7 says the request "fails" without naming a code; we answer as §12.2.2
 # does for an out-of-order CSeq inside a dialog: 500.
 _OUT_OF_ORDER = RegisterReply(500, "Server Internal Error (CSeq out of order)")
+
+
+def _http_date(now: float) -> str:
+    """The Date header value (RFC 3261 §20.17) of ``now``."""
+    return _date_of_second(int(now))
+
+
+@functools.lru_cache(maxsize=4)
+def _date_of_second(second: int) -> str:
+    """Rendered once per second, not once per REGISTER."""
+    return formatdate(second, usegmt=True)
 
 
 def _supported(request: Request) -> set[str]:

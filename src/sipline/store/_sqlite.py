@@ -88,7 +88,7 @@ def _binding_row(b: Binding) -> tuple[Any, ...]:
     return (
         b.aor, b.key, b.contact, b.expires_at, b.call_id, b.cseq,
         _address_text(b.source), _address_text(b.local), b.q, b.instance, b.reg_id,
-        json.dumps(list(b.path)), b.user_agent, b.registered_at,
+        json.dumps(list(b.path)) if b.path else "[]", b.user_agent, b.registered_at,
     )  # fmt: skip
 
 
