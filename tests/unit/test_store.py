@@ -66,7 +66,25 @@ def test_user_digests_and_crud(store: SqliteStore) -> None:
     assert store.get_user("1000", "example.com") == changed
     assert not store.update_user(User.create("nobody", "example.com", "x"))
     assert store.remove_user("1000", "example.com")
+    assert store.get_user("1000", "example.com") is None
     assert not store.remove_user("1000", "example.com")
+
+
+def test_users_changed_by_another_process_are_seen_at_once(tmp_path: Path) -> None:
+    # The server keeps the users it looked up; `sipline user ...` writes from its own
+    # connection, and the server's next look-up sees it.
+    with open_store(tmp_path) as server, open_store(tmp_path) as cli:
+        assert server.get_user("1000", "example.com") is None
+        cli.add_user(User.create("1000", "example.com", "first"))
+        first = server.get_user("1000", "example.com")
+        assert first is not None
+        assert first.ha1("MD5") == compute_ha1("1000", "example.com", "first")
+        cli.update_user(User.create("1000", "example.com", "second"))
+        second = server.get_user("1000", "example.com")
+        assert second is not None
+        assert second.ha1("MD5") == compute_ha1("1000", "example.com", "second")
+        cli.remove_user("1000", "example.com")
+        assert server.get_user("1000", "example.com") is None
 
 
 def test_data_dir_and_file_modes(tmp_path: Path) -> None:
