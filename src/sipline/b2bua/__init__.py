@@ -15,7 +15,7 @@ Each call is a ``Call`` (state table ``CALL_TRANSITIONS``) with its a-leg and on
 until the RTP relay plugs in); one CDR per call goes to the ``CdrStore``.
 """
 
-from sipline.b2bua._b2bua import COMPLETED_ELSEWHERE, B2bua
+from sipline.b2bua._b2bua import B2bua
 from sipline.b2bua._build import CallerId, b_leg_invite, binding_destination, contact_for
 from sipline.b2bua._call import CALL_TRANSITIONS, Call, CallInput, CallState, Failure, Leg
 from sipline.b2bua._cdr import call_record, codec_of
@@ -31,6 +31,7 @@ from sipline.b2bua._media import (
     PassThroughMedia,
     media_report,
 )
+from sipline.b2bua._ringing import COMPLETED_ELSEWHERE
 from sipline.b2bua._trunk_hook import TrunkDialer
 
 __all__ = [

@@ -228,7 +228,7 @@ def _target_legs(
     caller = CallerId(number=_user(transferee) or "sipline", name=None, domain=domain)
     legs: list[Leg] = []
     for group_target in route.groups[0]:
-        for request_uri, destination, local, routes, to in b2bua._contacts_of(
+        for request_uri, destination, local, routes, to in b2bua.ringer.contacts_of(
             call, group_target, domain
         ):
             sent_by = b2bua.endpoint.sent_by(local, destination or local)
