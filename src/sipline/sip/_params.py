@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from sipline.sip._errors import SipParseError
 
 __all__ = [
+    "SIMPLE_PARAMS",
     "TOKEN_CHARS",
     "Params",
     "is_token",
@@ -35,6 +36,9 @@ _GEN_VALUE = f"(?:{QUOTED_STRING}|[{TOKEN_CHARS}:\\[\\]]+)"
 _ONE_PARAM = f"{_LWS};{_LWS}([{TOKEN_CHARS}]+)(?:{_LWS}={_LWS}({_GEN_VALUE}))?"
 _PARAMS_FULL_RE = re.compile(f"(?:{_ONE_PARAM})*{_LWS}")
 _PARAMS_ITER_RE = re.compile(_ONE_PARAM)
+# The usual parameter list: tokens, values of token or host characters, no LWS and no
+# quotes.  What it matches, Params._from_simple splits with str.split.
+SIMPLE_PARAMS = f"(?:;[{TOKEN_CHARS}]+(?:=[{TOKEN_CHARS}:\\[\\]]+)?)*"
 _UNESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
 
 
@@ -109,28 +113,55 @@ class Params:
     Names keep their original spelling; a flag parameter (``;lr``) has the value
     ``None``.  Values are raw: a quoted value keeps its quotes (see
     :meth:`get_unquoted`).
+
+    The parser's fast paths hand over the wire text of a list their regular
+    expression has already checked (``SIMPLE_PARAMS``: no LWS, no quotes): it is
+    split into pairs on first look-up (``_pairs``) and renders as it came, so a
+    message whose parameters nobody reads never splits them.
     """
 
-    __slots__ = ("_items", "_keys")
+    __slots__ = ("_items", "_keys", "_text")
 
-    _items: tuple[tuple[str, str | None], ...]
+    _items: tuple[tuple[str, str | None], ...] | None  # None: not split from _text yet
     _keys: tuple[str, ...] | None  # lower-cased names, computed on first look-up
+    _text: str | None  # the wire text of a simple list, when made from one
 
     def __init__(self, items: Iterable[tuple[str, str | None]] = ()) -> None:
         self._items = tuple(items)
         self._keys = None
+        self._text = None
 
     @classmethod
     def _from_tuples(cls, items: tuple[tuple[str, str | None], ...]) -> Params:
         obj = cls.__new__(cls)
         obj._items = items
-        obj._keys = None
+        obj._keys = obj._text = None
         return obj
+
+    @classmethod
+    def _from_simple(cls, text: str) -> Params:
+        """The parameters of ``text``, a non-empty string that fully matches
+        ``SIMPLE_PARAMS``; split when first looked up."""
+        obj = cls.__new__(cls)
+        obj._items = obj._keys = None
+        obj._text = text
+        return obj
+
+    def _pairs(self) -> tuple[tuple[str, str | None], ...]:
+        items = self._items
+        if items is None:
+            assert self._text is not None
+            pairs: list[tuple[str, str | None]] = []
+            for part in self._text[1:].split(";"):
+                name, eq, value = part.partition("=")
+                pairs.append((name, value) if eq else (name, None))
+            items = self._items = tuple(pairs)
+        return items
 
     def _lower_keys(self) -> tuple[str, ...]:
         keys = self._keys
         if keys is None:
-            keys = self._keys = tuple([name.lower() for name, _ in self._items])
+            keys = self._keys = tuple([name.lower() for name, _ in self._pairs()])
         return keys
 
     @classmethod
@@ -150,11 +181,14 @@ class Params:
 
     def get(self, name: str) -> str | None:
         """The raw value of ``name`` (``None`` when absent or a flag parameter)."""
-        for item_name, value in self._items:  # names are nearly always spelled as asked
+        items = self._items
+        if items is None:
+            items = self._pairs()
+        for item_name, value in items:  # names are nearly always spelled as asked
             if item_name == name:
                 return value
         try:
-            return self._items[self._lower_keys().index(name.lower())][1]
+            return items[self._lower_keys().index(name.lower())][1]
         except ValueError:
             return None
 
@@ -173,13 +207,14 @@ class Params:
         """A copy with ``name`` set to ``value`` (in place if present, else appended)."""
         key = name.lower()
         keys = self._lower_keys()
+        pairs = self._pairs()
         if key in keys:
             index = keys.index(key)
-            items = list(self._items)
-            items[index] = (self._items[index][0], value)
+            items = list(pairs)
+            items[index] = (pairs[index][0], value)
             # Later duplicates of the same name are dropped: one value per name.
             return Params(item for i, item in enumerate(items) if i == index or keys[i] != key)
-        return Params._from_tuples((*self._items, (name, value)))
+        return Params._from_tuples((*pairs, (name, value)))
 
     def without(self, name: str) -> Params:
         """A copy with every parameter called ``name`` removed."""
@@ -187,32 +222,34 @@ class Params:
         keys = self._lower_keys()
         if key not in keys:
             return self
-        return Params(item for item, k in zip(self._items, keys, strict=True) if k != key)
+        return Params(item for item, k in zip(self._pairs(), keys, strict=True) if k != key)
 
     def items(self) -> tuple[tuple[str, str | None], ...]:
-        return self._items
+        return self._pairs()
 
     def names(self) -> tuple[str, ...]:
         """Lower-cased names, in order."""
         return self._lower_keys()
 
     def __iter__(self) -> Iterator[str]:
-        return (name for name, _ in self._items)
+        return (name for name, _ in self._pairs())
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._pairs())
 
     def __bool__(self) -> bool:
-        return bool(self._items)
+        return self._text is not None or bool(self._items)
 
     def __str__(self) -> str:
-        return "".join(f";{n}" if v is None else f";{n}={v}" for n, v in self._items)
+        if self._text is not None:
+            return self._text  # a simple list renders as it was written
+        return "".join(f";{n}" if v is None else f";{n}={v}" for n, v in self._pairs())
 
     def __repr__(self) -> str:
         return f"Params({str(self)!r})"
 
     def _normalised(self) -> tuple[tuple[str, str | None], ...]:
-        return tuple(zip(self._lower_keys(), (v for _, v in self._items), strict=True))
+        return tuple(zip(self._lower_keys(), (v for _, v in self._pairs()), strict=True))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Params):

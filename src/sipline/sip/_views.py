@@ -9,15 +9,16 @@ one precompiled regular expression; odd ones fall back to a stricter, slower pat
 from __future__ import annotations
 
 import dataclasses
-import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
 
 from sipline.sip._address import DEFAULT_PORTS, Address
 from sipline.sip._errors import SipParseError
+from sipline.sip._frozen import twin
 from sipline.sip._params import (
     QUOTED_STRING,
+    SIMPLE_PARAMS,
     TOKEN_CHARS,
     Params,
     is_token,
@@ -27,10 +28,11 @@ from sipline.sip._params import (
 )
 from sipline.sip._uri import (
     HOST_PATTERN,
-    HOSTNAME_PATTERN,
-    IPV4_PATTERN,
+    SIP_URI_FAST_PATTERN,
     AbsoluteUri,
     Uri,
+    fast_sip_uri,
+    is_simple_host,
     parse_uri,
 )
 
@@ -53,19 +55,13 @@ __all__ = [
 _T = f"[{TOKEN_CHARS}]+"
 _LWS = r"[ \t\r\n]*"
 _LWS1 = r"[ \t\r\n]+"
-_SIMPLE_PARAMS = f"(?:;{_T}(?:=[{TOKEN_CHARS}:\\[\\]]+)?)*"
+_SIMPLE_PARAMS = SIMPLE_PARAMS
 _SIMPLE_PARAM_RE = re.compile(f";({_T})(?:=([{TOKEN_CHARS}:\\[\\]]+))?")
 
 
 def _simple_params(text: str) -> Params:
     """Params of a string already matched by ``_SIMPLE_PARAMS`` (no LWS, no quotes)."""
-    if not text:
-        return _NO_PARAMS
-    items: list[tuple[str, str | None]] = []
-    for part in text[1:].split(";"):
-        name, eq, value = part.partition("=")
-        items.append((name, value) if eq else (name, None))
-    return Params._from_tuples(tuple(items))
+    return Params._from_simple(text) if text else _NO_PARAMS
 
 
 _NO_PARAMS = Params()
@@ -171,44 +167,28 @@ class Via:
         return f"{self.protocol}/{self.transport} {self.sent_by}{self.params}"
 
 
-_new_object = object.__new__
-# Frozen dataclasses set their fields through object.__setattr__; the parser's fast
-# paths set the slots directly (same objects, about half the cost).
-_SET_VIA_FIELDS = tuple(
-    getattr(Via, name).__set__ for name in ("transport", "host", "port", "params", "protocol")
-)
+_MUTABLE_VIA = twin(Via)  # see _frozen.py
 
 
 def _fast_via(transport: str, host: str, port: int | None, params: Params) -> Via:
-    via: Via = _new_object(Via)
-    set_transport, set_host, set_port, set_params, set_protocol = _SET_VIA_FIELDS
-    set_transport(via, transport)
-    set_host(via, host)
-    set_port(via, port)
-    set_params(via, params)
-    set_protocol(via, "SIP/2.0")
-    return via
+    """``Via(transport, host, port, params)`` built as _frozen.py explains."""
+    via = _MUTABLE_VIA()
+    via.transport = transport
+    via.host = host
+    via.port = port
+    via.params = params
+    via.protocol = "SIP/2.0"
+    via.__class__ = Via
+    result: Via = via
+    return result
 
 
 # The usual Via: the host is the run of host characters after the space (':', ';' and
 # the end cannot be part of it), checked against IPv4address / hostname by
-# ``_is_simple_host``, whose answers are kept: a server sees the same few hosts.
+# ``is_simple_host``.
 _VIA_FAST_RE = re.compile(
     f"SIP/2\\.0/([A-Za-z]+) ([A-Za-z0-9_.\\-]+)(?::([0-9]{{1,5}}))?({_SIMPLE_PARAMS})"
 )
-_SIMPLE_HOST_RE = re.compile(f"{IPV4_PATTERN}|{HOSTNAME_PATTERN}")
-_SIMPLE_HOSTS: dict[str, bool] = {}  # host -> matches _SIMPLE_HOST_RE; bounded
-_SIMPLE_HOSTS_LIMIT = 4096
-
-
-def _is_simple_host(host: str) -> bool:
-    known = _SIMPLE_HOSTS.get(host)
-    if known is not None:
-        return known
-    simple = _SIMPLE_HOST_RE.fullmatch(host) is not None
-    if len(_SIMPLE_HOSTS) < _SIMPLE_HOSTS_LIMIT:
-        _SIMPLE_HOSTS[host] = simple
-    return simple
 
 
 # via-parm = sent-protocol LWS sent-by *( SEMI via-params ), with SLASH, COLON and
@@ -233,7 +213,7 @@ def _parse_via(text: str) -> Via:
     if m is None:
         return _parse_via_slow(text)
     transport, host, port, params = m.groups()
-    if not _is_simple_host(host):
+    if not is_simple_host(host):
         return _parse_via_slow(text)
     port_number = None if port is None else int(port)
     if port_number is not None and port_number > 65535:
@@ -322,6 +302,12 @@ class NameAddress:
         return f"<{self.uri}>{self.params}"
 
 
+# The usual name-addr, its SIP URI included (one match instead of two): the groups
+# are the display name (quoted, or a token), the URI with the groups of
+# SIP_URI_FAST_PATTERN, and the header parameters.
+_SIP_NAME_ADDR_FAST_RE = re.compile(
+    f'(?:"([^"\\\\\\r\\n]*)" ?|({_T}) ?)?<({SIP_URI_FAST_PATTERN})>({_SIMPLE_PARAMS})'
+)
 _NAME_ADDR_FAST_RE = re.compile(
     f'(?:"([^"\\\\\\r\\n]*)" ?|({_T}) ?)?<([^<>\\s"]+)>({_SIMPLE_PARAMS})'
 )
@@ -335,14 +321,25 @@ def parse_name_addr(text: str, header: str = "To") -> NameAddress:
     """Parse ``"Name" <uri>;params``, ``Name <uri>;params`` or ``uri;params``.
 
     In the addr-spec form (no ``<>``) everything after the first ``;`` is a header
-    parameter, not a URI parameter (RFC 3261 §20.10).  From, To and Contact values
-    repeat in every message of a dialog, so results are kept in a bounded cache.
+    parameter, not a URI parameter (RFC 3261 §20.10).
     """
-    return _parse_name_addr_cached(text, header)
+    m = _SIP_NAME_ADDR_FAST_RE.fullmatch(text)
+    if m is not None:
+        quoted, token, uri_text, scheme, user, host, port, uri_params, params = m.groups()
+        uri = fast_sip_uri(uri_text, scheme, user, host, port, uri_params)
+        if uri is not None:
+            name_addr = _MUTABLE_NAME_ADDRESS()
+            name_addr.uri = uri
+            name_addr.display_name = token if quoted is None else quoted
+            name_addr.params = Params._from_simple(params) if params else _NO_PARAMS
+            name_addr.is_star = False
+            name_addr.__class__ = NameAddress
+            result: NameAddress = name_addr
+            return result
+    return _parse_name_addr_general(text, header)
 
 
-@functools.lru_cache(maxsize=4096)
-def _parse_name_addr_cached(text: str, header: str) -> NameAddress:
+def _parse_name_addr_general(text: str, header: str) -> NameAddress:
     m = _NAME_ADDR_FAST_RE.fullmatch(text)
     if m is not None:
         quoted, token, uri, params = m.groups()
@@ -356,21 +353,19 @@ def _parse_name_addr_cached(text: str, header: str) -> NameAddress:
     return _parse_name_addr_slow(text, header)
 
 
-_SET_NAME_ADDR_FIELDS = tuple(
-    getattr(NameAddress, name).__set__ for name in ("uri", "display_name", "params", "is_star")
-)
+_MUTABLE_NAME_ADDRESS = twin(NameAddress)  # see _frozen.py
 
 
 def _fast_name_addr(uri: Uri, display_name: str | None, params: Params) -> NameAddress:
-    """``NameAddress(uri, display_name, params)`` with the slots set directly (as
-    ``_fast_via``): the same frozen object at about half the cost."""
-    name_addr: NameAddress = _new_object(NameAddress)
-    set_uri, set_display_name, set_params, set_is_star = _SET_NAME_ADDR_FIELDS
-    set_uri(name_addr, uri)
-    set_display_name(name_addr, display_name)
-    set_params(name_addr, params)
-    set_is_star(name_addr, False)
-    return name_addr
+    """``NameAddress(uri, display_name, params)`` built as _frozen.py explains."""
+    name_addr = _MUTABLE_NAME_ADDRESS()
+    name_addr.uri = uri
+    name_addr.display_name = display_name
+    name_addr.params = params
+    name_addr.is_star = False
+    name_addr.__class__ = NameAddress
+    result: NameAddress = name_addr
+    return result
 
 
 def _uri(text: str, header: str) -> Uri:
@@ -448,8 +443,7 @@ class CSeq:
         return f"{self.number} {self.method}"
 
 
-_SET_CSEQ_NUMBER = CSeq.__dict__["number"].__set__
-_SET_CSEQ_METHOD = CSeq.__dict__["method"].__set__
+_MUTABLE_CSEQ = twin(CSeq)  # see _frozen.py
 _CSEQ_FAST_RE = re.compile(f"([0-9]{{1,10}}) ({_T})")
 _CSEQ_RE = re.compile(f"{_LWS}([0-9]+){_LWS1}({_T}){_LWS}")
 _CSEQ_MAX = 2**32 - 1
@@ -462,10 +456,12 @@ def parse_cseq(text: str) -> CSeq:
         number_text, method = m.groups()
         number = int(number_text)
         if number <= _CSEQ_MAX:
-            cseq: CSeq = _new_object(CSeq)
-            _SET_CSEQ_NUMBER(cseq, number)
-            _SET_CSEQ_METHOD(cseq, method)
-            return cseq
+            cseq = _MUTABLE_CSEQ()
+            cseq.number = number
+            cseq.method = method
+            cseq.__class__ = CSeq
+            result: CSeq = cseq
+            return result
     m = _CSEQ_RE.fullmatch(text)
     if m is None:
         raise SipParseError(f"malformed CSeq: {text.strip()[:40]!r}", header="CSeq")
