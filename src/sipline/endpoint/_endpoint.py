@@ -4,7 +4,8 @@ Everything the network sends arrives in ``_on_message`` (called by the transport
 edge), goes through §18 Via handling and the request checks, then into the
 sans-I/O ``TransactionLayer``; the events that come out reach the application,
 and the messages it queues are put on the wire.  One ``loop.call_at`` handle
-serves every transaction timer (STYLE.md: the aioquic ``transmit`` loop).
+serves every transaction timer (STYLE.md: the aioquic ``transmit`` loop).  The
+UAS core's 2xx retransmission (§13.3.1.4) is ``UnackedResponses`` (``_unacked.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from sipline.endpoint._config import Application, EndpointConfig, EndpointStats
 from sipline.endpoint._requests import ClientRequest, IncomingRequest
+from sipline.endpoint._unacked import UnackedResponses
 from sipline.endpoint._via import (
     bad_request_response,
     response_destination,
@@ -101,7 +103,14 @@ class Endpoint:
         self._incoming: dict[int, IncomingRequest] = {}
         self._clients: dict[int, ClientRequest] = {}
         self._local_for_peer: dict[Address, Address] = {}
-        self._unacked: dict[tuple[str, int], asyncio.TimerHandle] = {}
+        #: 2xx responses to INVITE resent until their ACK comes (§13.3.1.4).
+        self._unacked = UnackedResponses(
+            config.transactions,
+            self.transactions,
+            now=self.now,
+            put_on_wire=self._put_on_wire,
+            call_app=self._call_app,
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._local_hosts: dict[str, str] = {}
         self._allow = ", ".join(config.allowed_methods)
@@ -117,9 +126,7 @@ class Endpoint:
     async def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        for handle in self._unacked.values():
-            handle.cancel()
-        self._unacked.clear()
+        self._unacked.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -254,7 +261,7 @@ class Endpoint:
                 if client is not None:
                     client.deliver(event.response)
             elif isinstance(event, AckReceived):
-                self._ack_arrived(event.request)
+                self._unacked.ack_arrived(event.request)
                 self._call_app(self.application.handle_ack, event.request, event.source)
             elif isinstance(event, CancelReceived):
                 self._cancel_received(event)
@@ -393,48 +400,8 @@ class Endpoint:
             and 200 <= response.status_code < 300
             and not incoming.response_destination.reliable
         ):
-            self._retransmit_2xx(incoming, bytes(response), self.config.transactions.t1, now)
+            self._unacked.start(incoming, bytes(response), now)  # §13.3.1.4
         self._drain(now)
-
-    # -- §13.3.1.4: the UAS core retransmits a 2xx to INVITE until the ACK comes ---------
-    def _retransmit_2xx(
-        self, incoming: IncomingRequest, data: bytes, interval: float, started: float
-    ) -> None:
-        assert self._loop is not None
-        key = (incoming.request.call_id, incoming.request.cseq.number)
-        config = self.config.transactions
-        if self.now() - started >= 64 * config.t1:
-            self._unacked.pop(key, None)
-            logger.info("no ACK for the 2xx to %r from %s", incoming.request, incoming.source)
-            if incoming.on_ack_timeout is not None:
-                self._call_app(incoming.on_ack_timeout, incoming)
-            return
-        self._unacked[key] = self._loop.call_later(
-            interval,
-            self._resend_2xx,
-            incoming,
-            data,
-            min(interval * 2, config.t2),
-            started,
-        )
-
-    def _resend_2xx(
-        self, incoming: IncomingRequest, data: bytes, interval: float, started: float
-    ) -> None:
-        self.transactions.counters.retransmissions["server_invite"] += 1
-        self._put_on_wire(
-            Outgoing(incoming.response_destination, data, incoming.final or incoming.request)
-        )
-        self._retransmit_2xx(incoming, data, interval, started)
-
-    def _ack_arrived(self, ack: Request) -> None:
-        try:
-            key = (ack.call_id, ack.cseq.number)
-        except SipParseError:
-            return
-        handle = self._unacked.pop(key, None)
-        if handle is not None:
-            handle.cancel()
 
     def send_request(
         self,
