@@ -48,10 +48,6 @@ logger = logging.getLogger("sipline.b2bua")
 
 #: RFC 3326 §2 example: the CANCEL of the b-legs that lost the race.
 COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
-_REASON_FOR_CANCEL = {
-    HangupCause.ORIGINATOR_CANCEL: HangupCause.ORIGINATOR_CANCEL.reason,
-    HangupCause.NO_ANSWER: HangupCause.NO_ANSWER.reason,
-}
 
 
 class LegRinger:
