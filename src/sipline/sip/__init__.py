@@ -28,8 +28,9 @@ from sipline.sip._digest import (
 from sipline.sip._errors import LocalProtocolError, RemoteProtocolError, SipError, SipParseError
 from sipline.sip._framer import StreamFramer
 from sipline.sip._headers import COMPACT_FORMS, Headers, header_key
-from sipline.sip._message import SIP_VERSION, Message, Request, Response, parse_message
+from sipline.sip._message import SIP_VERSION, Message, Request, Response
 from sipline.sip._params import Params, quote_string, split_top_level, unquote_string
+from sipline.sip._parser import parse_message
 from sipline.sip._uri import AbsoluteUri, SipUri, TelUri, Uri, parse_uri, uris_equivalent
 from sipline.sip._validate import DEFAULT_SUPPORTED, RequestProblem, request_problem
 from sipline.sip._views import (

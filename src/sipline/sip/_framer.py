@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 from sipline.sip._errors import SipParseError
-from sipline.sip._message import Request, Response, parse_message
+from sipline.sip._message import Request, Response
+from sipline.sip._parser import parse_message
 
 _CONTENT_LENGTH_RE = re.compile(rb"\r\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
 _HEADER_END = b"\r\n\r\n"

@@ -140,13 +140,18 @@ class Headers:
         return headers
 
     @classmethod
-    def _from_split(cls, names: Sequence[str], values: Sequence[str], keys: list[str]) -> Headers:
-        """Wrap the parser's lines: names, values still to strip of LWS, and keys."""
+    def _from_split(
+        cls, names: Sequence[str], values: Sequence[str], keys: list[str], dups: bool
+    ) -> Headers:
+        """Wrap the parser's lines: names, values still to strip of LWS, their keys and
+        whether a key repeats; the key -> position table is built on first look-up."""
         headers = cls.__new__(cls)
         headers._items = None
         headers._names = names
         headers._values = values
-        headers._set_keys(keys)
+        headers._keys = keys
+        headers._first = None
+        headers._dups = dups
         headers._parsed = {}
         headers.version = 0
         return headers
@@ -180,7 +185,10 @@ class Headers:
     def _first_positions(self) -> dict[str, int]:
         first = self._first
         if first is None:
-            first = self._set_keys(header_keys([name for name, _ in self._lines()]))
+            keys = self._keys
+            if keys is None:
+                keys = header_keys([name for name, _ in self._lines()])
+            first = self._set_keys(keys)
         return first
 
     # -- look-ups -----------------------------------------------------------------
@@ -233,9 +241,9 @@ class Headers:
     def _sole(self, key: str) -> str | None:
         """The value of the one line of the canonical ``key`` when the message has one
         line per key (the usual case, known without a scan); ``None`` when ``key`` has
-        no line, when some key repeats or the table is not built: ask ``get_all``."""
-        first = self._first
-        if first is None or self._dups:
+        no line or some key repeats: ask ``get_all``."""
+        first = self._first if self._first is not None else self._first_positions()
+        if self._dups:
             return None
         position = first.get(key)
         if position is None:
@@ -388,7 +396,8 @@ def _fast_headers(head: str, lines: list[str], lf_only: bool) -> Headers | None:
     if "" not in colons:
         found = list(map(_KEY_CACHE.get, names))
         if None not in found:
-            return Headers._from_split(names, values, found)  # type: ignore[arg-type]
+            dups = len(set(found)) != len(found)
+            return Headers._from_split(names, values, found, dups)  # type: ignore[arg-type]
     return _split_at_colons(head, lines, lf_only)
 
 

@@ -1,20 +1,18 @@
-"""SIP requests and responses: the parser and the serializer (RFC 3261 §7).
+"""SIP requests and responses: the message model and the serializer (RFC 3261 §7).
 
-``parse_message`` splits the header section once, keeps the original bytes and
-validates the headers every element needs (Via, From, To, Call-ID, CSeq,
-Max-Forwards, Content-Length); other headers are parsed only when asked for.
-A message that is not modified serializes back to the exact bytes it came from.
+The parser (``_parser.parse_message``) keeps a message's original bytes; a message
+that is not modified serializes back to the exact bytes it came from.  Typed views
+of the headers (Via, From, To, ...) are parsed once and kept.
 """
 
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Iterable
 from typing import Any, TypeAlias
 
 from sipline.sip._errors import LocalProtocolError, SipParseError
-from sipline.sip._headers import Headers, header_key, parse_header_section
+from sipline.sip._headers import Headers, header_key
 from sipline.sip._params import split_top_level
 from sipline.sip._uri import Uri, parse_uri
 from sipline.sip._views import (
@@ -34,13 +32,6 @@ _ENCODING = "utf-8"
 _ERRORS = "surrogateescape"  # any byte survives a decode/encode round trip
 # Headers that may appear once only (RFC 3261 §7.3.1: not comma-separated lists).
 _SINGLETONS = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
-
-
-_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
-
-
-def _is_token(text: str) -> bool:
-    return _TOKEN_RE.fullmatch(text) is not None
 
 
 class _Message:
@@ -402,155 +393,3 @@ class Response(_Message):
 
 
 Message: TypeAlias = Request | Response
-
-
-# -- parsing ------------------------------------------------------------------------------
-
-
-def _split_head(data: bytes) -> tuple[int, int, int, bool]:
-    """Locate the header section: (start, end of headers, start of body, LF-only)."""
-    start = 0
-    # RFC 3261 §7.5: CRLFs before the start line are ignored.
-    while data.startswith(b"\r\n", start):
-        start += 2
-    end = data.find(b"\r\n\r\n", start)
-    if end >= 0:
-        return start, end, end + 4, False
-    # Bare-LF messages (hand-made dumps, some logs): accepted when no CRLF is used.
-    end = data.find(b"\n\n", start)
-    if end >= 0 and b"\r\n" not in data[start:end]:
-        return start, end, end + 2, True
-    if data.endswith(b"\r\n") and len(data) > start + 2:
-        # The RFC 4475 archive copies of some torture messages lack the empty line
-        # that ends the header section: a datagram that ends right after a header
-        # line is taken as a message without a body.
-        return start, len(data) - 2, len(data), False
-    if not data[start:].strip():
-        raise SipParseError("empty message")
-    raise SipParseError("the header section does not end with an empty line (CRLF CRLF)")
-
-
-# The usual start lines; anything else takes the general path below, which gives
-# the same result or names the defect.
-_REQUEST_LINE_RE = re.compile(r"([A-Za-z0-9\-.!%*_+`'~]+) ([^ <][^ ]*) SIP/2\.0")
-_STATUS_LINE_RE = re.compile(r"SIP/2\.0 ([1-9][0-9][0-9])(?: (.*))?", re.DOTALL)
-
-
-def _new_request(method: str, uri: str, version: str) -> Request:
-    request = Request.__new__(Request)
-    request.method = method
-    request.uri = uri
-    request.version = version
-    request._ruri = None
-    return request
-
-
-def _new_response(status: int, reason: str, version: str) -> Response:
-    response = Response.__new__(Response)
-    response.status_code = status
-    response.reason = reason
-    response.version = version
-    return response
-
-
-def _start_line(first: str) -> Request | Response:
-    m = _REQUEST_LINE_RE.fullmatch(first)
-    if m is not None:
-        method, uri = m.groups()
-        return _new_request(method, uri, SIP_VERSION)
-    m = _STATUS_LINE_RE.fullmatch(first)
-    if m is not None:
-        code, reason = m.groups()
-        return _new_response(int(code), reason or "", SIP_VERSION)
-    return _start_line_general(first)
-
-
-def _start_line_general(first: str) -> Request | Response:
-    if first.startswith("SIP/"):
-        parts = first.split(" ", 2)
-        if len(parts) < 2:
-            raise SipParseError(f"invalid status line {first[:80]!r}")
-        version, code = parts[0], parts[1]
-        reason = parts[2] if len(parts) == 3 else ""
-        if len(code) != 3 or not code.isdigit() or not code.isascii():
-            raise SipParseError(f"invalid status code {code[:20]!r}: must be 3 digits")
-        status = int(code)
-        if status < 100:
-            raise SipParseError(f"invalid status code {status}: must be 100 to 699")
-        _check_version(version)
-        return _new_response(status, reason, version)
-    parts = first.split(" ")
-    if len(parts) != 3:
-        if len(parts) > 3 and "" in parts:
-            raise SipParseError("extra white space in the request line")
-        raise SipParseError(
-            f"invalid request line {first[:80]!r}: expected 'METHOD Request-URI SIP/2.0'"
-        )
-    method, uri, version = parts
-    if not _is_token(method):
-        raise SipParseError(f"invalid method {method[:40]!r}")
-    if not uri or uri.startswith("<"):
-        raise SipParseError(f"invalid Request-URI {uri[:80]!r}")
-    _check_version(version)
-    return _new_request(method, uri, version)
-
-
-def _check_version(version: str) -> None:
-    if version == SIP_VERSION:
-        return
-    # Any SIP/x.y parses; the element answers 505 to a version it does not speak.
-    name, slash, number = version.partition("/")
-    major, dot, minor = number.partition(".")
-    if name.upper() != "SIP" or not slash or not dot or not major.isdigit() or not minor.isdigit():
-        raise SipParseError(f"invalid SIP version {version[:20]!r}")
-
-
-def _content_length(message: Request | Response, available: int) -> int:
-    text = message.headers._sole("content-length")
-    if text is None:
-        values = message.headers.get_all("content-length")
-        if not values:
-            return available  # RFC 3261 §18.3: over UDP the body runs to the datagram's end.
-        if len(set(values)) > 1:
-            raise SipParseError("conflicting Content-Length headers", header="Content-Length")
-        text = values[0]
-    if not text.isdigit() or not text.isascii():
-        raise SipParseError(f"invalid Content-Length {text[:20]!r}", header="Content-Length")
-    length = int(text)
-    if length > available:
-        raise SipParseError(
-            f"Content-Length {length} is larger than the {available} bytes of body received",
-            header="Content-Length",
-        )
-    return length
-
-
-def parse_message(data: bytes) -> Request | Response:
-    """Parse one SIP message from ``data`` (one datagram, or one framed message).
-
-    Raises ``SipParseError`` (with a reason and, where known, the header at
-    fault) on any malformed input, and nothing else.  Octets after the body that
-    Content-Length announces are ignored (RFC 3261 §18.3).
-    """
-    try:
-        return _parse(bytes(data))
-    except SipParseError:
-        raise
-    except (ValueError, IndexError, UnicodeError, OverflowError, TypeError) as exc:
-        raise SipParseError(f"malformed message ({exc})") from None
-
-
-def _parse(data: bytes) -> Request | Response:
-    start, head_end, body_start, lf_only = _split_head(data)
-    head = data[start:head_end].decode(_ENCODING, _ERRORS)
-    lines = head.split("\n" if lf_only else "\r\n")
-    message = _start_line(lines[0])
-    message.headers = parse_header_section(head, lines, lf_only)
-    length = _content_length(message, len(data) - body_start)
-    end = body_start + length
-    message.body = data[body_start:end]
-    message._raw = None
-    message.validate()
-    message._raw = data if start == 0 and end == len(data) else data[start:end]
-    message._orig = message._identity()
-    return message

@@ -183,6 +183,19 @@ class Params:
         """The raw value of ``name`` (``None`` when absent or a flag parameter)."""
         items = self._items
         if items is None:
+            # Not split yet: find ";name" in the wire text.  Its first occurrence that
+            # is a whole name is the first parameter spelled exactly so; anything
+            # else (no such occurrence, another spelling) is answered from the pairs.
+            text = self._text
+            assert text is not None
+            at = text.find(name)
+            if at > 0 and text[at - 1] == ";":
+                end = at + len(name)
+                if end == len(text) or text[end] == ";":
+                    return None  # a flag
+                if text[end] == "=":
+                    stop = text.find(";", end)
+                    return text[end + 1 :] if stop < 0 else text[end + 1 : stop]
             items = self._pairs()
         for item_name, value in items:  # names are nearly always spelled as asked
             if item_name == name:

@@ -23,6 +23,7 @@ from sipline.sip._frozen import twin
 from sipline.sip._params import Params
 
 __all__ = [
+    "SIMPLE_HOSTS",
     "SIP_URI_FAST_PATTERN",
     "AbsoluteUri",
     "SipUri",
@@ -68,8 +69,8 @@ SIP_URI_FAST_PATTERN = (
 )
 _SIP_URI_FAST_RE = re.compile(SIP_URI_FAST_PATTERN)
 _SIMPLE_HOST_RE = re.compile(f"{IPV4_PATTERN}|{HOSTNAME_PATTERN}")
-_SIMPLE_HOSTS: dict[str, bool] = {}  # host -> matches _SIMPLE_HOST_RE; bounded
-_SIMPLE_HOSTS_LIMIT = 4096
+SIMPLE_HOSTS: dict[str, bool] = {}  # host -> matches _SIMPLE_HOST_RE; bounded
+SIMPLE_HOSTS_LIMIT = 4096
 
 
 def is_simple_host(host: str) -> bool:
@@ -78,12 +79,12 @@ def is_simple_host(host: str) -> bool:
     The answers are kept (a server sees the same few hosts), so the fast paths check
     a host with a dictionary look-up instead of the alternatives of HOST_PATTERN.
     """
-    known = _SIMPLE_HOSTS.get(host)
+    known = SIMPLE_HOSTS.get(host)
     if known is not None:
         return known
     simple = _SIMPLE_HOST_RE.fullmatch(host) is not None
-    if len(_SIMPLE_HOSTS) < _SIMPLE_HOSTS_LIMIT:
-        _SIMPLE_HOSTS[host] = simple
+    if len(SIMPLE_HOSTS) < SIMPLE_HOSTS_LIMIT:
+        SIMPLE_HOSTS[host] = simple
     return simple
 
 
@@ -282,7 +283,7 @@ def fast_sip_uri(
 ) -> SipUri | None:
     """The SipUri of ``text`` from the groups of SIP_URI_FAST_PATTERN; ``None`` when
     the host or the port needs the general parser (which gives the verdict)."""
-    if not is_simple_host(host):
+    if not (SIMPLE_HOSTS.get(host) or is_simple_host(host)):  # the cache, then the check
         return None
     port_number: int | None = None
     if port is not None:

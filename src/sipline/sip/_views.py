@@ -28,6 +28,7 @@ from sipline.sip._params import (
 )
 from sipline.sip._uri import (
     HOST_PATTERN,
+    SIMPLE_HOSTS,
     SIP_URI_FAST_PATTERN,
     AbsoluteUri,
     Uri,
@@ -213,12 +214,22 @@ def _parse_via(text: str) -> Via:
     if m is None:
         return _parse_via_slow(text)
     transport, host, port, params = m.groups()
-    if not is_simple_host(host):
+    if not (SIMPLE_HOSTS.get(host) or is_simple_host(host)):  # the cache, then the check
         return _parse_via_slow(text)
-    port_number = None if port is None else int(port)
-    if port_number is not None and port_number > 65535:
-        raise SipParseError(f"Via port out of range: {port}", header="Via")
-    return _fast_via(transport.upper(), host, port_number, _simple_params(params))
+    via = _MUTABLE_VIA()  # _fast_via, inlined: this runs for every message
+    if port is None:
+        via.port = None
+    else:
+        via.port = int(port)
+        if via.port > 65535:
+            raise SipParseError(f"Via port out of range: {port}", header="Via")
+    via.transport = transport.upper()
+    via.host = host
+    via.params = Params._from_simple(params) if params else _NO_PARAMS
+    via.protocol = "SIP/2.0"
+    via.__class__ = Via
+    result: Via = via
+    return result
 
 
 def _parse_via_slow(text: str) -> Via:
