@@ -9,6 +9,7 @@ unknown headers byte for byte) and answers look-ups by the canonical key.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from typing import Any
@@ -63,12 +64,14 @@ _COMMON_NAMES = """  # split in _seed_key_cache
 
 
 def _seed_key_cache() -> None:
+    # Keys are interned: every spelling of a header maps to the one key object, so
+    # list.index / count / ``in`` over a message's keys compare by identity first.
     for name in _COMMON_NAMES.split():
-        key = name.lower()
+        key = sys.intern(name.lower())
         for spelling in (name, key, name.upper()):
             _KEY_CACHE[spelling] = key
     for letter, key in COMPACT_FORMS.items():
-        _KEY_CACHE[letter] = _KEY_CACHE[letter.upper()] = key
+        _KEY_CACHE[letter] = _KEY_CACHE[letter.upper()] = sys.intern(key)
 
 
 _seed_key_cache()
@@ -85,7 +88,7 @@ def header_key(name: str) -> str:
     if _TOKEN_RE.fullmatch(name) is None:
         raise SipParseError(f"invalid header name {name!r}", header=name or None)
     lowered = name.lower()
-    key = COMPACT_FORMS.get(lowered, lowered)
+    key = sys.intern(COMPACT_FORMS.get(lowered, lowered))
     if len(_KEY_CACHE) < _KEY_CACHE_LIMIT:
         _KEY_CACHE[name] = key
     return key

@@ -16,6 +16,7 @@ header line or a Content-Length comes from the general path.
 from __future__ import annotations
 
 import re
+import sys
 from itertools import repeat
 
 from sipline.sip._errors import SipParseError
@@ -57,8 +58,12 @@ def parse_message(data: bytes) -> Request | Response:
 _partition = str.partition
 _new_object = object.__new__
 _COLON = ": "
-# The headers every message must have, in the order validate() checks them.
-_REQUIRED = ("via", "from", "to", "call-id", "cseq")
+# The headers every message must have, in the order validate() checks them.  Keys
+# are interned (see _headers._seed_key_cache): these are the very objects in a
+# message's key list, found by identity.
+_REQUIRED = tuple(map(sys.intern, ("via", "from", "to", "call-id", "cseq")))
+_CONTENT_LENGTH = sys.intern("content-length")
+_MAX_FORWARDS = sys.intern("max-forwards")
 
 
 def _parse(data: bytes) -> Request | Response:
@@ -75,7 +80,8 @@ def _parse(data: bytes) -> Request | Response:
     # "Name: value" lines with known spellings (which hold no colon): the values are
     # stripped of LWS when looked up, as Headers does.  partition returns the very
     # separator object it was given for a line it splits.
-    names, colons, values = zip(*map(_partition, lines, repeat(_COLON)), strict=False)
+    # (zip without strict=: the keyword costs more than the rest of the call here.)
+    names, colons, values = zip(*map(_partition, lines, repeat(_COLON)))  # noqa: B905
     try:
         keys = list(map(_KEY_CACHE.__getitem__, names))
     except KeyError:  # a spelling not seen before, or a line not split at ": "
@@ -84,17 +90,19 @@ def _parse(data: bytes) -> Request | Response:
         return _parse_general(data)
 
     message: Request | Response
-    m = _REQUEST_LINE_RE.fullmatch(first)
-    if m is not None:
-        request = message = _new_object(Request)
-        request.method, request.uri = m.groups()
-        request.version = SIP_VERSION
-        request._ruri = None
-    else:
+    if first.startswith("SIP/2.0 "):  # a status line; a method holds no "/"
         m = _STATUS_LINE_RE.fullmatch(first)
         if m is None:
             return _parse_general(data)
         message = _new_response(int(m[1]), m[2] or "", SIP_VERSION)
+    else:
+        m = _REQUEST_LINE_RE.fullmatch(first)
+        if m is None:
+            return _parse_general(data)
+        request = message = _new_object(Request)
+        request.method, request.uri = m.groups()
+        request.version = SIP_VERSION
+        request._ruri = None
 
     dups = len(set(keys)) != len(keys)
     headers = message.headers = Headers._from_split(names, values, keys, dups)
@@ -102,8 +110,8 @@ def _parse(data: bytes) -> Request | Response:
     available = len(data) - body_start
     if dups:
         length = _content_length(message, available)
-    elif "content-length" in keys:
-        text = values[keys.index("content-length")].strip(" \t")
+    elif _CONTENT_LENGTH in keys:
+        text = values[keys.index(_CONTENT_LENGTH)].strip(" \t")
         if not text.isdigit() or not text.isascii() or int(text) > available:
             return _parse_general(data)  # which names the defect
         length = int(text)
@@ -131,8 +139,8 @@ def _parse(data: bytes) -> Request | Response:
             call_id_text = _checked_call_id(call_id_text)  # raises
         cache["call-id"] = call_id_text
         cache["cseq"] = parse_cseq(values[cseq].strip(" \t"))
-        if "max-forwards" in keys:
-            text = values[keys.index("max-forwards")].strip(" \t")
+        if _MAX_FORWARDS in keys:
+            text = values[keys.index(_MAX_FORWARDS)].strip(" \t")
             cache["max-forwards"] = (
                 int(text)
                 if len(text) < 4 and text.isdigit() and text.isascii() and int(text) <= 255

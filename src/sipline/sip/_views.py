@@ -27,12 +27,13 @@ from sipline.sip._params import (
     unquote_string,
 )
 from sipline.sip._uri import (
+    _MUTABLE_SIP_URI,
     HOST_PATTERN,
     SIMPLE_HOSTS,
     SIP_URI_FAST_PATTERN,
     AbsoluteUri,
+    SipUri,
     Uri,
-    fast_sip_uri,
     is_simple_host,
     parse_uri,
 )
@@ -169,6 +170,7 @@ class Via:
 
 
 _MUTABLE_VIA = twin(Via)  # see _frozen.py
+_new_object = object.__new__
 
 
 def _fast_via(transport: str, host: str, port: int | None, params: Params) -> Via:
@@ -225,7 +227,12 @@ def _parse_via(text: str) -> Via:
             raise SipParseError(f"Via port out of range: {port}", header="Via")
     via.transport = transport.upper()
     via.host = host
-    via.params = Params._from_simple(params) if params else _NO_PARAMS
+    if params:  # Params._from_simple, inlined
+        via.params = _new_object(Params)
+        via.params._items = via.params._keys = None
+        via.params._text = params
+    else:
+        via.params = _NO_PARAMS
     via.protocol = "SIP/2.0"
     via.__class__ = Via
     result: Via = via
@@ -337,12 +344,36 @@ def parse_name_addr(text: str, header: str = "To") -> NameAddress:
     m = _SIP_NAME_ADDR_FAST_RE.fullmatch(text)
     if m is not None:
         quoted, token, uri_text, scheme, user, host, port, uri_params, params = m.groups()
-        uri = fast_sip_uri(uri_text, scheme, user, host, port, uri_params)
-        if uri is not None:
+        # _uri.fast_sip_uri and Params._from_simple inlined: this runs twice per
+        # message, and a call costs about as much as the objects it makes.
+        port_number = None if port is None else int(port)
+        if (SIMPLE_HOSTS.get(host) or is_simple_host(host)) and (
+            port_number is None or port_number <= 65535
+        ):
+            uri = _MUTABLE_SIP_URI()
+            uri.scheme = scheme
+            uri.user = user
+            uri.password = None
+            uri.host = host
+            uri.port = port_number
+            if uri_params:
+                uri.params = _new_object(Params)
+                uri.params._items = uri.params._keys = None
+                uri.params._text = uri_params
+            else:
+                uri.params = _NO_PARAMS
+            uri.headers = ()
+            uri._text = uri_text
+            uri.__class__ = SipUri
             name_addr = _MUTABLE_NAME_ADDRESS()
             name_addr.uri = uri
             name_addr.display_name = token if quoted is None else quoted
-            name_addr.params = Params._from_simple(params) if params else _NO_PARAMS
+            if params:
+                name_addr.params = _new_object(Params)
+                name_addr.params._items = name_addr.params._keys = None
+                name_addr.params._text = params
+            else:
+                name_addr.params = _NO_PARAMS
             name_addr.is_star = False
             name_addr.__class__ = NameAddress
             result: NameAddress = name_addr
