@@ -8,7 +8,7 @@ wire (quoted strings keep their quotes); :func:`unquote_string` gives the text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from sipline.sip._errors import SipParseError
 
@@ -107,6 +107,19 @@ def split_top_level(text: str, sep: str = ",") -> list[str]:
     return parts
 
 
+_FINDERS: dict[str, Callable[[str], re.Match[str] | None]] = {}  # bounded by _finder
+_FINDERS_LIMIT = 256
+
+
+def _finder(name: str) -> Callable[[str], re.Match[str] | None]:
+    """The ``search`` of a pattern for ``;name`` or ``;name=value`` in a simple list
+    (group 1: the value), kept for the parameter names programs ask for."""
+    search = re.compile(f";{re.escape(name)}(?:=([^;]*))?(?:;|$)").search
+    if len(_FINDERS) < _FINDERS_LIMIT:
+        _FINDERS[name] = search
+    return search
+
+
 class Params:
     """Ordered, immutable, case-insensitive map of ``;name[=value]`` parameters.
 
@@ -183,19 +196,14 @@ class Params:
         """The raw value of ``name`` (``None`` when absent or a flag parameter)."""
         items = self._items
         if items is None:
-            # Not split yet: find ";name" in the wire text.  Its first occurrence that
-            # is a whole name is the first parameter spelled exactly so; anything
-            # else (no such occurrence, another spelling) is answered from the pairs.
-            text = self._text
-            assert text is not None
-            at = text.find(name)
-            if at > 0 and text[at - 1] == ";":
-                end = at + len(name)
-                if end == len(text) or text[end] == ";":
-                    return None  # a flag
-                if text[end] == "=":
-                    stop = text.find(";", end)
-                    return text[end + 1 :] if stop < 0 else text[end + 1 : stop]
+            # Not split yet: search the wire text for the first ";name" that is a whole
+            # name, which is the first parameter spelled exactly so (a simple list has
+            # no ";" inside values).  Not found: answered from the pairs below, which
+            # also match other spellings.
+            finder = _FINDERS.get(name) or _finder(name)
+            m = finder(self._text)  # type: ignore[arg-type]  # set when _items is None
+            if m is not None:
+                return m[1]
             items = self._pairs()
         for item_name, value in items:  # names are nearly always spelled as asked
             if item_name == name:
