@@ -58,7 +58,6 @@ _T = f"[{TOKEN_CHARS}]+"
 _LWS = r"[ \t\r\n]*"
 _LWS1 = r"[ \t\r\n]+"
 _SIMPLE_PARAMS = SIMPLE_PARAMS
-_SIMPLE_PARAM_RE = re.compile(f";({_T})(?:=([{TOKEN_CHARS}:\\[\\]]+))?")
 
 
 def _simple_params(text: str) -> Params:
@@ -332,7 +331,6 @@ _NAME_ADDR_FAST_RE = re.compile(
 _ADDR_SPEC_FAST_RE = re.compile(f'([^<>\\s";?,]+)({_SIMPLE_PARAMS})')
 _QUOTED_RE = re.compile(QUOTED_STRING)
 _DISPLAY_TOKENS_RE = re.compile(f"{_T}(?:{_LWS1}{_T})*")
-_LWS_RE = re.compile(_LWS)
 
 
 def parse_name_addr(text: str, header: str = "To") -> NameAddress:
