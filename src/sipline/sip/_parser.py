@@ -182,7 +182,8 @@ def _split_head(data: bytes) -> tuple[int, int, int, bool]:
 
 # The usual start lines; anything else takes the general path below, which gives
 # the same result or names the defect.
-_REQUEST_LINE_RE = re.compile(r"([A-Za-z0-9\-.!%*_+`'~]+) ([^ <][^ ]*) SIP/2\.0")
+# (Possessive quantifiers: each run ends at a space, which its class excludes.)
+_REQUEST_LINE_RE = re.compile(r"([A-Za-z0-9\-.!%*_+`'~]++) ([^ <][^ ]*+) SIP/2\.0")
 _STATUS_LINE_RE = re.compile(r"SIP/2\.0 ([1-9][0-9][0-9])(?: (.*))?", re.DOTALL)
 
 

@@ -63,9 +63,10 @@ _SIP_URI_RE = re.compile(
 # password), a run of host characters that ``is_simple_host`` then checks, parameters
 # without escapes, no headers.  Whatever it matches (with a simple host), _SIP_URI_RE
 # matches with the same groups, so ``fast_sip_uri`` gives what _parse_sip_uri would.
+# Possessive quantifiers: see SIMPLE_PARAMS in _params.py.
 SIP_URI_FAST_PATTERN = (
-    r"(sips?):(?:([A-Za-z0-9\-_.!~*'()&=+$,]+)@)?([A-Za-z0-9_.\-]+)(?::([0-9]{1,5}))?"
-    r"((?:;[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+(?:=[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+)?)*)"
+    r"(sips?):(?:([A-Za-z0-9\-_.!~*'()&=+$,]++)@)?([A-Za-z0-9_.\-]++)(?::([0-9]{1,5}+))?"
+    r"((?:;[A-Za-z0-9\-_.!~*'()\[\]/:&+$]++(?:=[A-Za-z0-9\-_.!~*'()\[\]/:&+$]++)?)*+)"
 )
 _SIP_URI_FAST_RE = re.compile(SIP_URI_FAST_PATTERN)
 _SIMPLE_HOST_RE = re.compile(f"{IPV4_PATTERN}|{HOSTNAME_PATTERN}")

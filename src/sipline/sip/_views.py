@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 _T = f"[{TOKEN_CHARS}]+"
+_T_POSSESSIVE = f"[{TOKEN_CHARS}]++"  # for the fast patterns (see SIMPLE_PARAMS)
 _LWS = r"[ \t\r\n]*"
 _LWS1 = r"[ \t\r\n]+"
 _SIMPLE_PARAMS = SIMPLE_PARAMS
@@ -189,7 +190,7 @@ def _fast_via(transport: str, host: str, port: int | None, params: Params) -> Vi
 # the end cannot be part of it), checked against IPv4address / hostname by
 # ``is_simple_host``.
 _VIA_FAST_RE = re.compile(
-    f"SIP/2\\.0/([A-Za-z]+) ([A-Za-z0-9_.\\-]+)(?::([0-9]{{1,5}}))?({_SIMPLE_PARAMS})"
+    f"SIP/2\\.0/([A-Za-z]++) ([A-Za-z0-9_.\\-]++)(?::([0-9]{{1,5}}+))?({_SIMPLE_PARAMS})"
 )
 
 
@@ -323,7 +324,7 @@ class NameAddress:
 # are the display name (quoted, or a token), the URI with the groups of
 # SIP_URI_FAST_PATTERN, and the header parameters.
 _SIP_NAME_ADDR_FAST_RE = re.compile(
-    f'(?:"([^"\\\\\\r\\n]*)" ?|({_T}) ?)?<({SIP_URI_FAST_PATTERN})>({_SIMPLE_PARAMS})'
+    f'(?:"([^"\\\\\\r\\n]*+)" ?|({_T_POSSESSIVE}) ?)?<({SIP_URI_FAST_PATTERN})>({_SIMPLE_PARAMS})'
 )
 _NAME_ADDR_FAST_RE = re.compile(
     f'(?:"([^"\\\\\\r\\n]*)" ?|({_T}) ?)?<([^<>\\s"]+)>({_SIMPLE_PARAMS})'
@@ -484,7 +485,7 @@ class CSeq:
 
 
 _MUTABLE_CSEQ = twin(CSeq)  # see _frozen.py
-_CSEQ_FAST_RE = re.compile(f"([0-9]{{1,10}}) ({_T})")
+_CSEQ_FAST_RE = re.compile(f"([0-9]{{1,10}}+) ({_T_POSSESSIVE})")
 _CSEQ_RE = re.compile(f"{_LWS}([0-9]+){_LWS1}({_T}){_LWS}")
 _CSEQ_MAX = 2**32 - 1
 
