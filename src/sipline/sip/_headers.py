@@ -352,8 +352,12 @@ class Headers:
     def _replace_value(self, position: int, value: str, key: str, parsed: Any) -> None:
         """Replace one line's value and its parsed view only: the other lines, their
         positions and views stay valid (a Via stamped with received/rport)."""
-        items = self._lines()
-        items[position] = (items[position][0], value)
+        if self._items is None:  # the parser's split lines: no need to pair them up
+            values = list(self._values)
+            values[position] = value
+            self._values = values
+        else:
+            self._items[position] = (self._items[position][0], value)
         self._parsed[key] = parsed
         self.version += 1
 
