@@ -456,7 +456,7 @@ class Server:
             print(f"sipline {__version__}: listening on {address}", flush=True)
         print(f"sipline: data in {self.data_dir.resolve()}", flush=True)
         print(f"sipline: domains: {', '.join(sorted(self.domains))}", flush=True)
-        if not self.store.list_users():
+        if not self.store.count_users():
             domain = next(iter(sorted(self.domains)), "example.com")
             print(
                 "sipline: no users yet; add one with: "

@@ -61,6 +61,7 @@ def test_user_digests_and_crud(store: SqliteStore) -> None:
     store.add_user(User.create("999", "b.example", "x"))
     assert [u.aor for u in store.list_users()] == ["999@b.example", "1000@example.com"]
     assert [u.aor for u in store.list_users("example.com")] == ["1000@example.com"]
+    assert store.count_users() == 2
     changed = User.create("1000", "example.com", "other", created_at=5.0)
     assert store.update_user(changed)
     assert store.get_user("1000", "example.com") == changed

@@ -100,7 +100,7 @@ def counts(ctx: AdminContext) -> dict[str, Any]:
     store = ctx.server.store
     bindings = store.all_bindings(time.time()) if store is not None else []
     return {
-        "users": len(store.list_users()) if store is not None else 0,
+        "users": store.count_users() if store is not None else 0,
         "registrations": len(bindings),
         "registered_aors": len({b.aor for b in bindings}),
         "active_calls": len(ctx.calls.active_calls()) if ctx.calls is not None else 0,

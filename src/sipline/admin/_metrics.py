@@ -117,7 +117,7 @@ class SiplineCollector(Collector):
             "Addresses-of-record with at least one contact",
             len({b.aor for b in bindings}),
         )
-        yield _gauge("sipline_users", "Local users", len(store.list_users()))
+        yield _gauge("sipline_users", "Local users", store.count_users())
 
     def _call_metrics(self) -> Iterator[Metric]:
         calls = self.context.calls

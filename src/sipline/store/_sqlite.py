@@ -213,6 +213,10 @@ class SqliteStore:
             )
         return [_user(row) for row in rows]
 
+    def count_users(self) -> int:
+        """How many users there are (for status and metrics: no User objects made)."""
+        return int(self._db.execute("SELECT COUNT(*) FROM users").fetchone()[0])
+
     def update_user(self, user: User) -> bool:
         self._users.clear()  # this connection's writes do not move data_version
         with self._transaction():
