@@ -68,7 +68,6 @@ _INSERT_BINDING = (
     " local, q, instance, reg_id, path, user_agent, registered_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_USER_CACHE_SIZE = 100_000
 _SELECT_USERS = "SELECT user, domain, ha1_md5, ha1_sha256, display_name, created_at FROM users"
 _INSERT_USER = (
     "INSERT INTO users (user, domain, ha1_md5, ha1_sha256, display_name, created_at)"
@@ -128,10 +127,6 @@ class SqliteStore:
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._migrate()
             self._index = BindingIndex()
-            # Users looked up by the authenticator, kept until another connection
-            # (``sipline user ...``, a second process) commits: PRAGMA data_version.
-            self._users: dict[tuple[str, str], User | None] = {}
-            self._users_version = -1
             for row in self._db.execute(_SELECT_BINDINGS):
                 self._index.put(_binding(row))
         except (sqlite3.Error, OSError) as exc:
@@ -173,7 +168,6 @@ class SqliteStore:
 
     # -- UserStore ------------------------------------------------------------------
     def add_user(self, user: User) -> None:
-        self._users.clear()  # this connection's writes do not move data_version
         try:
             with self._transaction():
                 self._db.execute(
@@ -185,23 +179,11 @@ class SqliteStore:
             raise UserExistsError(f"user {user.aor} already exists") from None
 
     def get_user(self, user: str, domain: str) -> User | None:
-        # Every REGISTER and INVITE asks; a page read of the users table on each costs
-        # more than asking SQLite whether anyone else has written since the last time.
-        version = self._db.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._users_version:
-            self._users.clear()
-            self._users_version = version
-        key = (domain.lower(), user)
-        try:
-            return self._users[key]
-        except KeyError:
-            pass
-        row = self._db.execute(_SELECT_USERS + " WHERE domain = ? AND user = ?", key).fetchone()
-        found = None if row is None else _user(row)
-        if len(self._users) >= _USER_CACHE_SIZE:
-            self._users.clear()
-        self._users[key] = found
-        return found
+        row = self._db.execute(
+            _SELECT_USERS + " WHERE domain = ? AND user = ?",
+            (domain.lower(), user),
+        ).fetchone()
+        return None if row is None else _user(row)
 
     def list_users(self, domain: str | None = None) -> list[User]:
         if domain is None:
@@ -218,7 +200,6 @@ class SqliteStore:
         return int(self._db.execute("SELECT COUNT(*) FROM users").fetchone()[0])
 
     def update_user(self, user: User) -> bool:
-        self._users.clear()  # this connection's writes do not move data_version
         with self._transaction():
             cursor = self._db.execute(
                 "UPDATE users SET ha1_md5 = ?, ha1_sha256 = ?, display_name = ?"
@@ -228,7 +209,6 @@ class SqliteStore:
         return cursor.rowcount > 0
 
     def remove_user(self, user: str, domain: str) -> bool:
-        self._users.clear()  # this connection's writes do not move data_version
         with self._transaction():
             cursor = self._db.execute(
                 "DELETE FROM users WHERE domain = ? AND user = ?", (domain.lower(), user)
