@@ -8,14 +8,13 @@ unknown headers byte for byte) and answers look-ups by the canonical key.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from typing import Any
 
 from sipline.sip._errors import SipParseError
-from sipline.sip._params import split_top_level
+from sipline.sip._params import is_token, split_top_level
 
 # RFC 3261 §7.3.3 plus the compact forms registered since (RFC 3515, 3841, 3892,
 # 4028, 4474, 3265).
@@ -42,7 +41,6 @@ COMPACT_FORMS: dict[str, str] = {
     "y": "identity",
 }
 
-_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 
 # Spelling -> canonical key; bounded so hostile peers cannot grow it forever.  Seeded
 # with the usual spellings so that a parse looks every name up with one C-level
@@ -85,7 +83,7 @@ def header_key(name: str) -> str:
     key = _KEY_CACHE.get(name)
     if key is not None:
         return key
-    if _TOKEN_RE.fullmatch(name) is None:
+    if not is_token(name):
         raise SipParseError(f"invalid header name {name!r}", header=name or None)
     lowered = name.lower()
     key = sys.intern(COMPACT_FORMS.get(lowered, lowered))

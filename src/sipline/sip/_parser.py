@@ -29,15 +29,10 @@ from sipline.sip._message import (
     Response,
     _checked_call_id,
 )
+from sipline.sip._params import is_token
 from sipline.sip._views import parse_cseq, parse_name_addr, parse_uint, parse_via_list
 
 __all__ = ["parse_message"]
-
-_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
-
-
-def _is_token(text: str) -> bool:
-    return _TOKEN_RE.fullmatch(text) is not None
 
 
 def parse_message(data: bytes) -> Request | Response:
@@ -238,7 +233,7 @@ def _start_line_general(first: str) -> Request | Response:
             f"invalid request line {first[:80]!r}: expected 'METHOD Request-URI SIP/2.0'"
         )
     method, uri, version = parts
-    if not _is_token(method):
+    if not is_token(method):
         raise SipParseError(f"invalid method {method[:40]!r}")
     if not uri or uri.startswith("<"):
         raise SipParseError(f"invalid Request-URI {uri[:80]!r}")

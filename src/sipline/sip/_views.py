@@ -27,13 +27,12 @@ from sipline.sip._params import (
     unquote_string,
 )
 from sipline.sip._uri import (
-    _MUTABLE_SIP_URI,
     HOST_PATTERN,
     SIMPLE_HOSTS,
     SIP_URI_FAST_PATTERN,
     AbsoluteUri,
-    SipUri,
     Uri,
+    fast_sip_uri,
     is_simple_host,
     parse_uri,
 )
@@ -170,7 +169,6 @@ class Via:
 
 
 _MUTABLE_VIA = twin(Via)  # see _frozen.py
-_new_object = object.__new__
 
 
 def _fast_via(transport: str, host: str, port: int | None, params: Params) -> Via:
@@ -218,25 +216,10 @@ def _parse_via(text: str) -> Via:
     transport, host, port, params = m.groups()
     if not (SIMPLE_HOSTS.get(host) or is_simple_host(host)):  # the cache, then the check
         return _parse_via_slow(text)
-    via = _MUTABLE_VIA()  # _fast_via, inlined: this runs for every message
-    if port is None:
-        via.port = None
-    else:
-        via.port = int(port)
-        if via.port > 65535:
-            raise SipParseError(f"Via port out of range: {port}", header="Via")
-    via.transport = transport.upper()
-    via.host = host
-    if params:  # Params._from_simple, inlined
-        via.params = _new_object(Params)
-        via.params._items = via.params._keys = None
-        via.params._text = params
-    else:
-        via.params = _NO_PARAMS
-    via.protocol = "SIP/2.0"
-    via.__class__ = Via
-    result: Via = via
-    return result
+    port_number = None if port is None else int(port)
+    if port_number is not None and port_number > 65535:
+        raise SipParseError(f"Via port out of range: {port}", header="Via")
+    return _fast_via(transport.upper(), host, port_number, _simple_params(params))
 
 
 def _parse_via_slow(text: str) -> Via:
@@ -343,40 +326,10 @@ def parse_name_addr(text: str, header: str = "To") -> NameAddress:
     m = _SIP_NAME_ADDR_FAST_RE.fullmatch(text)
     if m is not None:
         quoted, token, uri_text, scheme, user, host, port, uri_params, params = m.groups()
-        # _uri.fast_sip_uri and Params._from_simple inlined: this runs twice per
-        # message, and a call costs about as much as the objects it makes.
-        port_number = None if port is None else int(port)
-        if (SIMPLE_HOSTS.get(host) or is_simple_host(host)) and (
-            port_number is None or port_number <= 65535
-        ):
-            uri = _MUTABLE_SIP_URI()
-            uri.scheme = scheme
-            uri.user = user
-            uri.password = None
-            uri.host = host
-            uri.port = port_number
-            if uri_params:
-                uri.params = _new_object(Params)
-                uri.params._items = uri.params._keys = None
-                uri.params._text = uri_params
-            else:
-                uri.params = _NO_PARAMS
-            uri.headers = ()
-            uri._text = uri_text
-            uri.__class__ = SipUri
-            name_addr = _MUTABLE_NAME_ADDRESS()
-            name_addr.uri = uri
-            name_addr.display_name = token if quoted is None else quoted
-            if params:
-                name_addr.params = _new_object(Params)
-                name_addr.params._items = name_addr.params._keys = None
-                name_addr.params._text = params
-            else:
-                name_addr.params = _NO_PARAMS
-            name_addr.is_star = False
-            name_addr.__class__ = NameAddress
-            result: NameAddress = name_addr
-            return result
+        uri = fast_sip_uri(uri_text, scheme, user, host, port, uri_params)
+        if uri is not None:  # else the host or port needs the general parser
+            display_name = token if quoted is None else quoted
+            return _fast_name_addr(uri, display_name, _simple_params(params))
     return _parse_name_addr_general(text, header)
 
 
