@@ -26,18 +26,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import random
 import re
 import shutil
 import signal
 import socket
-import string
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from _sipp import free_udp_port, wait_sip_ready
+from register import _register_bytes, make_users, provision
 
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -66,18 +65,10 @@ def collected(process: subprocess.Popen[bytes]) -> int:
 # -- parse ---------------------------------------------------------------------------------
 def parse_worker(kind: str, count: int) -> None:
     """The measured loop, run under callgrind by ``parse_count``."""
-    from parse import INVITE, OK, variants
-
-    from sipline.sip import parse_message
+    from parse import INVITE, OK, handle, variants
 
     for wire in variants(INVITE if kind == "invite" else OK, count):
-        message = parse_message(wire)
-        message.top_via.branch  # noqa: B018 - reading the views is the work measured
-        message.from_.tag  # noqa: B018
-        message.to.tag  # noqa: B018
-        message.cseq  # noqa: B018
-        message.call_id  # noqa: B018
-        bytes(message)
+        handle(wire)
 
 
 def parse_count(kind: str, base: int, delta: int) -> int:
@@ -90,33 +81,7 @@ def parse_count(kind: str, base: int, delta: int) -> int:
 
 
 # -- register ------------------------------------------------------------------------------
-def make_users(count: int) -> list[tuple[str, str]]:
-    rng = random.Random(1)
-    alphabet = string.ascii_letters + string.digits
-    return [(f"u{i:05d}", "".join(rng.choice(alphabet) for _ in range(12))) for i in range(count)]
-
-
-def provision(data: Path, users: list[tuple[str, str]]) -> None:
-    csv = data.parent / "users.csv"
-    csv.write_text("aor,password\n" + "".join(f"{u}@{HOST},{p}\n" for u, p in users))
-    subprocess.run(
-        [sys.executable, "-m", "sipline.cli", "user", "import", str(csv), "--data", str(data)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def register_bytes(user: str, i: int, cseq: int, port: int, authorization: str = "") -> bytes:
-    return (
-        f"REGISTER sip:{HOST} SIP/2.0\r\n"
-        f"Via: SIP/2.0/UDP {HOST}:{port};branch=z9hG4bK{i}x{cseq};rport\r\n"
-        f"From: <sip:{user}@{HOST}>;tag={i}\r\nTo: <sip:{user}@{HOST}>\r\n"
-        f"Call-ID: {i}-bench@{HOST}\r\nCSeq: {cseq} REGISTER\r\n"
-        f"Contact: <sip:{user}@{HOST}:{port}>\r\nExpires: 3600\r\n{authorization}"
-        "Max-Forwards: 70\r\nUser-Agent: bench\r\nContent-Length: 0\r\n\r\n"
-    ).encode()
-
-
+# The users, their import and the REGISTER requests are bench/register.py's.
 def final_response(sock: socket.socket) -> bytes:
     while True:
         data = sock.recv(65535)
@@ -128,12 +93,11 @@ def register_all(port: int, users: list[tuple[str, str]], count: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((HOST, 0))
         sock.settimeout(120)
-        me = sock.getsockname()[1]
         server = (HOST, port)
         ha2 = hashlib.md5(f"REGISTER:sip:{HOST}".encode()).hexdigest()
         for i in range(count):
             user, password = users[i % len(users)]
-            sock.sendto(register_bytes(user, i, 1, me), server)
+            sock.sendto(_register_bytes(user, i, 1, ""), server)
             challenge = final_response(sock)
             nonce = re.search(rb'nonce="([^"]+)"', challenge)
             if not challenge.startswith(b"SIP/2.0 401") or nonce is None:
@@ -147,7 +111,7 @@ def register_all(port: int, users: list[tuple[str, str]], count: int) -> None:
                 f'nonce="{nonce.group(1).decode()}",uri="sip:{HOST}",response="{digest}",'
                 f'algorithm=MD5,cnonce="{cnonce}",qop=auth,nc=00000001\r\n'
             )
-            sock.sendto(register_bytes(user, i, 2, me, authorization), server)
+            sock.sendto(_register_bytes(user, i, 2, authorization), server)
             ok = final_response(sock)
             if not ok.startswith(b"SIP/2.0 200"):
                 raise SystemExit(f"wanted a 200, got {ok[:80]!r}")
@@ -173,8 +137,7 @@ def register_count(base: int, delta: int) -> int:
     users = make_users(2000)
     with tempfile.TemporaryDirectory(prefix="sipline-instr-") as tmp:
         work = Path(tmp)
-        template = work / "template"
-        provision(template, users)
+        template, _ = provision(work, users)
         small = register_run(template, work, users, base)
         large = register_run(template, work, users, base + delta)
     return (large - small) // delta
