@@ -87,24 +87,17 @@ class LegRinger:
                 for leg in self.b2bua.trunks.start_legs(self.b2bua, call, target, caller_id, offer):
                     self._start_leg(call, leg)  # sent by the trunk layer (digest on 401/407)
                 continue
-            for request_uri, destination, local, routes, to in self.contacts_of(
-                call, target, domain
+            config = self.b2bua.config
+            for leg in self.legs_to(
+                call,
+                target,
+                caller_id,
+                domain,
+                offer,
+                remote_party_id=config.send_remote_party_id,
+                offer_100rel=config.offer_100rel,
             ):
-                sent_by = self.b2bua.endpoint.sent_by(local, destination or local)
-                contact = contact_for(caller_id.number, sent_by, local.transport)
-                invite = b_leg_invite(
-                    call.incoming.request,
-                    request_uri=request_uri,
-                    to=to,
-                    caller=caller_id,
-                    contact=contact,
-                    body=offer,
-                    routes=routes,
-                    p_asserted_identity=self.b2bua.config.send_p_asserted_identity,
-                    remote_party_id=self.b2bua.config.send_remote_party_id,
-                    offer_100rel=self.b2bua.config.offer_100rel,
-                )
-                self._start_leg(call, Leg(target, invite, destination, contact))
+                self._start_leg(call, leg)
         if not call.group_legs:
             return False
         call.advance(CallInput.LEGS_STARTED)
@@ -121,6 +114,37 @@ class LegRinger:
             loop = asyncio.get_running_loop()
             leg.timer = loop.call_later(leg.target.timeout, self._leg_timed_out, call, leg)
         self.b2bua._spawn(self._run_leg(call, leg))
+
+    def legs_to(
+        self,
+        call: Call,
+        target: Target,
+        caller_id: CallerId,
+        domain: str,
+        body: bytes,
+        *,
+        remote_party_id: bool,
+        offer_100rel: bool,
+    ) -> list[Leg]:
+        """A b-leg (its INVITE built, not sent) per contact of ``target`` to ring."""
+        legs: list[Leg] = []
+        for request_uri, destination, local, routes, to in self.contacts_of(call, target, domain):
+            sent_by = self.b2bua.endpoint.sent_by(local, destination or local)
+            contact = contact_for(caller_id.number, sent_by, local.transport)
+            invite = b_leg_invite(
+                call.incoming.request,
+                request_uri=request_uri,
+                to=to,
+                caller=caller_id,
+                contact=contact,
+                body=body,
+                routes=routes,
+                p_asserted_identity=self.b2bua.config.send_p_asserted_identity,
+                remote_party_id=remote_party_id,
+                offer_100rel=offer_100rel,
+            )
+            legs.append(Leg(target, invite, destination, contact))
+        return legs
 
     def contacts_of(
         self, call: Call, target: Target, domain: str

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sipline.b2bua._build import CallerId, b_leg_invite, contact_for
+from sipline.b2bua._build import CallerId, contact_for
 from sipline.b2bua._call import Call, CallState, Leg
 from sipline.b2bua._local import LocalCall
 from sipline.b2bua._refer import (
@@ -228,25 +228,11 @@ def _target_legs(
     caller = CallerId(number=_user(transferee) or "sipline", name=None, domain=domain)
     legs: list[Leg] = []
     for group_target in route.groups[0]:
-        for request_uri, destination, local, routes, to in b2bua.ringer.contacts_of(
-            call, group_target, domain
+        for leg in b2bua.ringer.legs_to(
+            call, group_target, caller, domain, b"", remote_party_id=False, offer_100rel=False
         ):
-            sent_by = b2bua.endpoint.sent_by(local, destination or local)
-            contact = contact_for(caller.number, sent_by, local.transport)
-            invite = b_leg_invite(
-                call.incoming.request,
-                request_uri=request_uri,
-                to=to,
-                caller=caller,
-                contact=contact,
-                body=b"",
-                routes=routes,
-                p_asserted_identity=b2bua.config.send_p_asserted_identity,
-                remote_party_id=False,
-                offer_100rel=False,
-            )
-            invite.headers.add("Referred-By", f"<{referred_by}>")  # RFC 3892
-            legs.append(Leg(group_target, invite, destination, contact))
+            leg.request.headers.add("Referred-By", f"<{referred_by}>")  # RFC 3892
+            legs.append(leg)
     return legs
 
 
